@@ -1,0 +1,255 @@
+//! Administration: what the `openciam user|app|tenant` commands call. Works on the same store as a
+//! running server, so a user created here can sign in at once.
+
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::error::FlowError;
+use crate::ids::{ClientId, TenantId, UserId};
+use crate::model::{App, SignInMethod, Tenant, User};
+use crate::ports::{Store, StoreError};
+use crate::secret::Password;
+use crate::strategy::password::PasswordHasher;
+use crate::username::Username;
+use std::sync::Arc;
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No such tenant.
+    #[error("no tenant '{0}' (see `openciam tenant list`)")]
+    TenantNotFound(String),
+    /// No such user.
+    #[error("no user '{0}' in this tenant")]
+    UserNotFound(String),
+    /// Already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// Bad input.
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<FlowError> for AdminError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::TenantNotFound(t) => Self::TenantNotFound(t),
+            other => Self::Other(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+/// Result of admin calls.
+pub type AdminResult<T> = Result<T, AdminError>;
+
+/// A new app's settings.
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    /// Client id; a new GUID when absent.
+    pub client_id: Option<ClientId>,
+    /// Display name.
+    pub display_name: String,
+    /// User flow method.
+    pub method: SignInMethod,
+    /// Native auth on.
+    pub native_auth: bool,
+    /// CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Resource identifier.
+    pub identifier_uri: Option<String>,
+    /// Exposed scopes (short names).
+    pub scopes: Vec<String>,
+}
+
+/// The admin service.
+pub struct AdminService {
+    store: Arc<dyn Store>,
+    directory: Directory,
+    passwords: Arc<PasswordHasher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AdminService {
+    /// Creates the service.
+    pub fn new(store: Arc<dyn Store>, passwords: Arc<PasswordHasher>, clock: Arc<dyn Clock>) -> Self {
+        let directory = Directory::new(store.clone());
+        Self {
+            store,
+            directory,
+            passwords,
+            clock,
+        }
+    }
+
+    /// Resolves a tenant by name, domain or GUID.
+    pub async fn tenant(&self, name: &str) -> AdminResult<Tenant> {
+        Ok(self.directory.tenant(name).await?)
+    }
+
+    /// Creates a tenant. The domain defaults to `{name}.onmicrosoft.com`.
+    pub async fn create_tenant(
+        &self,
+        name: &str,
+        domain: Option<&str>,
+        id: Option<TenantId>,
+    ) -> AdminResult<Tenant> {
+        let name = name.trim().to_ascii_lowercase();
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid || uuid::Uuid::parse_str(&name).is_ok() {
+            return Err(AdminError::Invalid(
+                "a tenant name is letters, digits and '-'".into(),
+            ));
+        }
+        let tenant = Tenant {
+            id: id.unwrap_or_else(TenantId::new_random),
+            domain: domain.map_or_else(|| format!("{name}.onmicrosoft.com"), str::to_ascii_lowercase),
+            name,
+            created_at: self.clock.unix(),
+        };
+        self.store
+            .create_tenant(&tenant)
+            .await
+            .map_err(|e| conflict(e, format!("tenant '{}'", tenant.name)))?;
+        Ok(tenant)
+    }
+
+    /// All tenants.
+    pub async fn list_tenants(&self) -> AdminResult<Vec<Tenant>> {
+        Ok(self.store.list_tenants().await?)
+    }
+
+    /// Registers an app in a tenant.
+    pub async fn create_app(&self, tenant: &str, new: NewApp) -> AdminResult<App> {
+        let tenant = self.tenant(tenant).await?;
+        let app = App {
+            client_id: new.client_id.unwrap_or_else(ClientId::new_random),
+            tenant_id: tenant.id,
+            display_name: new.display_name,
+            public_client: true,
+            native_auth: new.native_auth,
+            method: new.method,
+            cors_origins: new.cors_origins,
+            identifier_uri: new.identifier_uri,
+            scopes: new.scopes,
+            created_at: self.clock.unix(),
+        };
+        self.store
+            .create_app(&app)
+            .await
+            .map_err(|e| conflict(e, format!("app {}", app.client_id)))?;
+        Ok(app)
+    }
+
+    /// Apps of a tenant.
+    pub async fn list_apps(&self, tenant: &str) -> AdminResult<Vec<App>> {
+        let tenant = self.tenant(tenant).await?;
+        Ok(self.store.apps_of_tenant(tenant.id).await?)
+    }
+
+    /// Creates a user. A password is optional (code-only accounts).
+    pub async fn create_user(
+        &self,
+        tenant: &str,
+        email: &str,
+        password: Option<&Password>,
+        attributes: serde_json::Map<String, serde_json::Value>,
+    ) -> AdminResult<User> {
+        let tenant = self.tenant(tenant).await?;
+        let username = Username::parse(email)
+            .ok_or_else(|| AdminError::Invalid(format!("'{email}' is not an e-mail address")))?;
+        let password_hash = match password {
+            Some(p) if p.expose().is_empty() => {
+                return Err(AdminError::Invalid("the password is empty".into()));
+            }
+            Some(p) => Some(
+                self.passwords
+                    .hash(p)
+                    .await
+                    .map_err(|e| AdminError::Other(anyhow::anyhow!(e)))?,
+            ),
+            None => None,
+        };
+        let now = self.clock.unix();
+        let user = User {
+            id: UserId::new_random(),
+            tenant_id: tenant.id,
+            username: username.display().to_owned(),
+            username_normalized: username.normalized().to_owned(),
+            password_hash,
+            disabled: false,
+            attributes,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .create_user(&user)
+            .await
+            .map_err(|e| conflict(e, format!("user '{email}'")))?;
+        Ok(user)
+    }
+
+    /// Users of a tenant.
+    pub async fn list_users(&self, tenant: &str) -> AdminResult<Vec<User>> {
+        let tenant = self.tenant(tenant).await?;
+        Ok(self.store.list_users(tenant.id).await?)
+    }
+
+    /// One user, by e-mail.
+    pub async fn user(&self, tenant: &str, email: &str) -> AdminResult<User> {
+        let tenant = self.tenant(tenant).await?;
+        let norm = Username::parse(email)
+            .map(|u| u.normalized().to_owned())
+            .unwrap_or_default();
+        self.store
+            .user_by_username(tenant.id, &norm)
+            .await?
+            .ok_or_else(|| AdminError::UserNotFound(email.to_owned()))
+    }
+
+    /// Disables (revoking refresh tokens) or enables a user.
+    pub async fn set_disabled(&self, tenant: &str, email: &str, disabled: bool) -> AdminResult<User> {
+        let user = self.user(tenant, email).await?;
+        self.store
+            .set_user_disabled(user.tenant_id, user.id, disabled, self.clock.unix())
+            .await?;
+        self.user(tenant, email).await
+    }
+
+    /// Sets a new password and revokes the user's refresh tokens.
+    pub async fn set_password(&self, tenant: &str, email: &str, password: &Password) -> AdminResult<()> {
+        let user = self.user(tenant, email).await?;
+        if password.expose().is_empty() {
+            return Err(AdminError::Invalid("the password is empty".into()));
+        }
+        let hash = self
+            .passwords
+            .hash(password)
+            .await
+            .map_err(|e| AdminError::Other(anyhow::anyhow!(e)))?;
+        self.store
+            .set_user_password(user.tenant_id, user.id, &hash, self.clock.unix())
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes every refresh token of a user. Returns how many sessions were live.
+    pub async fn revoke_sessions(&self, tenant: &str, email: &str) -> AdminResult<u64> {
+        let user = self.user(tenant, email).await?;
+        Ok(self
+            .store
+            .revoke_user_families(user.tenant_id, user.id, self.clock.unix(), "admin")
+            .await?)
+    }
+}
+
+fn conflict(e: StoreError, what: String) -> AdminError {
+    match e {
+        StoreError::Conflict(_) => AdminError::AlreadyExists(what),
+        other => AdminError::Store(other),
+    }
+}

@@ -1,0 +1,118 @@
+//! Errors a request can end in. Each variant is something the caller did or hit; `openciam-http`
+//! maps every variant to a catalogue entry with an exhaustive `match`.
+//!
+//! Next steps that Entra encodes as HTTP 400 bodies (`credential_required`, …) are *not* here: they
+//! are ordinary outcomes of the flows.
+
+use crate::ports::StoreError;
+
+/// Why a continuation token was refused (all map to `invalid_request` [55200] except expiry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Not a token this server issued (or its flow was purged).
+    Unrecognised,
+    /// Issued under another tenant.
+    OtherTenant,
+    /// Issued to another client.
+    OtherClient,
+    /// Its flow advanced: a newer token replaced it, or it was already redeemed.
+    Superseded,
+    /// Valid, but for another endpoint or grant.
+    WrongUse {
+        /// Where the token belongs, e.g. "oauth2/v2.0/token with grant_type=continuation_token".
+        belongs: &'static str,
+        /// Where it was sent.
+        used: String,
+    },
+}
+
+/// A request's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// No tenant under this path segment.
+    #[error("tenant not found")]
+    TenantNotFound(String),
+    /// `client_id` is not a GUID.
+    #[error("client_id invalid")]
+    InvalidClientId,
+    /// No such app in this tenant.
+    #[error("client unknown in tenant")]
+    UnknownClient {
+        /// As sent.
+        client_id: String,
+        /// Tenant name.
+        tenant: String,
+        /// Set when the app exists under another tenant.
+        other_tenant: bool,
+    },
+    /// App not public or native auth off.
+    #[error("native auth disabled for client")]
+    NativeAuthDisabled(String),
+    /// `username` is empty or not an e-mail address.
+    #[error("username invalid")]
+    InvalidUsername,
+    /// A required parameter (named in wire vocabulary) is missing.
+    #[error("missing parameter {0}")]
+    MissingParameter(&'static str),
+    /// `challenge_type` lists something unknown.
+    #[error("unknown challenge type")]
+    UnknownChallengeType(String),
+    /// `challenge_type` lacks `redirect`.
+    #[error("challenge_type lacks redirect")]
+    RedirectMissing,
+    /// No such user.
+    #[error("user not found")]
+    UserNotFound,
+    /// Wrong password.
+    #[error("invalid password")]
+    InvalidPassword,
+    /// The account is disabled.
+    #[error("user disabled")]
+    UserDisabled,
+    /// The continuation token cannot be used here.
+    #[error("continuation token invalid")]
+    TokenInvalid(TokenProblem),
+    /// The continuation token (or its whole flow) has expired.
+    #[error("continuation token expired")]
+    TokenExpired,
+    /// `username` at the continuation-token grant differs from the flow's user.
+    #[error("username does not match the flow")]
+    UsernameMismatch,
+    /// Unknown `grant_type`.
+    #[error("unsupported grant type")]
+    UnsupportedGrant(String),
+    /// Unknown scope, or scopes of several resources.
+    #[error("invalid scope")]
+    InvalidScope(String),
+    /// Refresh token unknown, malformed or of another client/tenant.
+    #[error("refresh token invalid")]
+    RefreshTokenInvalid,
+    /// Refresh token expired.
+    #[error("refresh token expired")]
+    RefreshTokenExpired,
+    /// Refresh token's family revoked (reuse, reset, disable, admin).
+    #[error("refresh token revoked")]
+    RefreshTokenRevoked,
+    /// Too much work queued (password hashing); retry shortly.
+    #[error("overloaded")]
+    Overloaded,
+    /// The database is unreachable.
+    #[error("storage unavailable")]
+    StorageUnavailable(#[source] anyhow::Error),
+    /// Anything unexpected; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(e) => Self::StorageUnavailable(e),
+            StoreError::Conflict(m) => Self::Internal(anyhow::anyhow!("unexpected conflict: {m}")),
+            StoreError::Other(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// Result of core operations.
+pub type FlowResult<T> = Result<T, FlowError>;

@@ -1,0 +1,6 @@
+//! Flows: chains of requests linked by continuation tokens.
+
+pub mod after;
+pub mod challenge;
+pub mod continuation;
+pub mod signin;

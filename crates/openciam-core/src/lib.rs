@@ -1,0 +1,25 @@
+//! openciam's business rules, free of HTTP, SQL and SMTP.
+//!
+//! * [`ports`] declares what the core needs from the outside world (storage, clock); adapters in
+//!   other crates implement it.
+//! * [`flow`] holds the continuation-token engine and the flows built on it.
+//! * [`strategy`] holds authentication methods (passwords).
+//! * [`token`] issues and refreshes tokens.
+//! * [`directory`] resolves tenants, apps and scopes; [`admin`] is what the CLI calls.
+
+pub mod admin;
+pub mod clock;
+pub mod crypto;
+pub mod directory;
+pub mod error;
+pub mod flow;
+pub mod ids;
+pub mod model;
+pub mod ports;
+pub mod secret;
+pub mod services;
+pub mod strategy;
+pub mod token;
+pub mod username;
+
+pub use error::FlowError;

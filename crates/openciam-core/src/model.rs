@@ -1,0 +1,196 @@
+//! Records the core reads and writes through the storage ports. Times are Unix seconds (UTC).
+//! No record holds a secret in clear: tokens appear only as SHA-256 hashes, passwords as PHC
+//! strings, private keys encrypted under the master key.
+
+use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A tenant (directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// GUID.
+    pub id: TenantId,
+    /// Short name, e.g. `demo` (lower-case).
+    pub name: String,
+    /// Domain form, e.g. `demo.onmicrosoft.com` (lower-case).
+    pub domain: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Which sign-in methods an app's user flow offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// E-mail + password.
+    EmailPassword,
+    /// E-mail one-time code only.
+    EmailOtp,
+}
+
+/// An application registered in a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    /// Application id.
+    pub client_id: ClientId,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Human name.
+    pub display_name: String,
+    /// Public client (no secret), required for native auth.
+    pub public_client: bool,
+    /// Native auth enabled.
+    pub native_auth: bool,
+    /// The user flow's method.
+    pub method: SignInMethod,
+    /// Origins whose browsers may call the API for this app (CORS, spec §2.5).
+    pub cors_origins: Vec<String>,
+    /// Resource identifier, e.g. `api://demo`, when the app exposes scopes.
+    pub identifier_uri: Option<String>,
+    /// Scopes the app exposes, short form (`read`).
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A customer account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Object id.
+    pub id: UserId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// As typed at sign-up.
+    pub username: String,
+    /// Comparison key, unique per tenant.
+    pub username_normalized: String,
+    /// PHC string; `None` for code-only accounts.
+    pub password_hash: Option<String>,
+    /// Disabled accounts cannot get tokens.
+    pub disabled: bool,
+    /// Attribute values (`displayName`, `city`, …).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// The kind of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    /// Sign-in.
+    SignIn,
+    /// Sign-up.
+    SignUp,
+    /// Self-service password reset.
+    ResetPassword,
+}
+
+impl FlowKind {
+    /// Stable storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::SignUp => "sign_up",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+
+    /// Inverse of [`FlowKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sign_in" => Some(Self::SignIn),
+            "sign_up" => Some(Self::SignUp),
+            "reset_password" => Some(Self::ResetPassword),
+            _ => None,
+        }
+    }
+}
+
+/// A flow: what continuation tokens point at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowRecord {
+    /// Id.
+    pub id: FlowId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// The client that started it; only that client may continue it.
+    pub client_id: ClientId,
+    /// Sign-in, sign-up or reset.
+    pub kind: FlowKind,
+    /// The user, once known.
+    pub user_id: Option<UserId>,
+    /// Flow-specific state (JSON), owned by the flow's service.
+    pub state: serde_json::Value,
+    /// Bumped each time the flow advances; tokens of older generations are dead.
+    pub generation: i64,
+    /// The client's `challenge_type` list at start.
+    pub challenge_types: Vec<String>,
+    /// The client's capabilities at start.
+    pub capabilities: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Whole-flow expiry, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// One issued continuation token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContinuationRecord {
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// The flow.
+    pub flow_id: FlowId,
+    /// What the token may be used for ([`crate::flow::continuation::Step`] storage name).
+    pub step: String,
+    /// Flow generation at issue.
+    pub generation: i64,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// One refresh token of a family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// The family (one sign-in).
+    pub family_id: FamilyId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// The client it was issued to.
+    pub client_id: ClientId,
+    /// The user.
+    pub user_id: UserId,
+    /// Scopes granted at sign-in.
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// When this token was exchanged for its successor.
+    pub rotated_at: Option<i64>,
+    /// When the family was revoked (read from the family).
+    pub revoked_at: Option<i64>,
+}
+
+/// A token-signing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// `RS256`.
+    pub alg: String,
+    /// PKCS#8 DER, AES-256-GCM encrypted under the master key (nonce prepended).
+    pub private_key_enc: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Signing starts at this time.
+    pub activate_at: i64,
+    /// Signing stopped at this time; still published for verification.
+    pub retired_at: Option<i64>,
+}

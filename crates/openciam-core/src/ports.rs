@@ -1,0 +1,161 @@
+//! What the core needs from storage. Adapters (`openciam-store`) implement these traits; the core
+//! never sees SQL. Every method is one atomic intent: transactions never leak out of a trait.
+
+use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use crate::model::{App, ContinuationRecord, FlowRecord, RefreshRecord, SigningKeyRecord, Tenant, User};
+use async_trait::async_trait;
+
+/// Storage failures, mapped once by each adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated (e.g. the same username twice in a tenant).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached right now.
+    #[error("storage unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error("storage failure")]
+    Other(#[source] anyhow::Error),
+}
+
+/// Result of storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Tenants.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Inserts a tenant; `Conflict` when the id, name or domain exists.
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// By GUID.
+    async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// By short name or domain (both lower-case).
+    async fn tenant_by_name(&self, name_or_domain: &str) -> StoreResult<Option<Tenant>>;
+    /// All tenants, by name.
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+}
+
+/// Applications.
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    /// Inserts an app; `Conflict` when the client id exists.
+    async fn create_app(&self, app: &App) -> StoreResult<()>;
+    /// Replaces an existing app's settings (by client id).
+    async fn update_app(&self, app: &App) -> StoreResult<()>;
+    /// The app with this client id, in any tenant.
+    async fn app_by_client_id(&self, client_id: &ClientId) -> StoreResult<Option<App>>;
+    /// Every app of a tenant, by display name.
+    async fn apps_of_tenant(&self, tenant: TenantId) -> StoreResult<Vec<App>>;
+}
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user; `Conflict` when the normalised username exists in the tenant.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// By normalised username.
+    async fn user_by_username(&self, tenant: TenantId, normalized: &str) -> StoreResult<Option<User>>;
+    /// By id.
+    async fn user_by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>>;
+    /// Every user of a tenant, by username.
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>>;
+    /// Sets the disabled flag; when disabling, also revokes the user's refresh-token families
+    /// in the same transaction. Returns false when no such user.
+    async fn set_user_disabled(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        disabled: bool,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Replaces the password hash and revokes the user's refresh-token families, in one
+    /// transaction. Returns false when no such user.
+    async fn set_user_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+}
+
+/// Flows and their continuation tokens.
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Inserts a flow and its first token, in one transaction.
+    async fn create_flow(&self, flow: &FlowRecord, token: &ContinuationRecord) -> StoreResult<()>;
+    /// The token with this hash and its flow.
+    async fn token_with_flow(
+        &self,
+        token_hash: &[u8],
+    ) -> StoreResult<Option<(ContinuationRecord, FlowRecord)>>;
+    /// Adds another token to a flow without advancing it (a resend). Returns false when the
+    /// flow's generation is no longer `token.generation` (it advanced meanwhile).
+    async fn add_token(&self, token: &ContinuationRecord) -> StoreResult<bool>;
+    /// Compare-and-swap advance: when the flow is still at `expected_generation`, stores `state`
+    /// (and `user_id` when given), bumps the generation by one and inserts `next` (if any, issued
+    /// at the new generation), in one transaction. Returns false when another request advanced the
+    /// flow first; nothing is written then.
+    async fn advance_flow(
+        &self,
+        flow_id: FlowId,
+        expected_generation: i64,
+        state: &serde_json::Value,
+        user_id: Option<UserId>,
+        next: Option<&ContinuationRecord>,
+    ) -> StoreResult<bool>;
+    /// Deletes flows (and their tokens) whose expiry is before `now`. Returns how many.
+    async fn purge_expired_flows(&self, now: i64) -> StoreResult<u64>;
+}
+
+/// What happened when a refresh token was exchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The old token was live; it is now rotated and `next` is stored.
+    Rotated,
+    /// The old token had already been rotated (or its family revoked); nothing was stored.
+    AlreadyRotated,
+}
+
+/// Refresh tokens, in families.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Creates a family and its first token, in one transaction.
+    async fn create_family(&self, first: &RefreshRecord) -> StoreResult<()>;
+    /// The token with this hash (with its family's `revoked_at`).
+    async fn refresh_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>>;
+    /// Atomically marks `old_hash` rotated at `now` — only if it is not rotated yet and its
+    /// family is not revoked — and inserts `next` in the same family. When `allow_rotated_since`
+    /// is given, an old token rotated at or after that time still yields `Rotated` (reuse grace).
+    async fn rotate_refresh(
+        &self,
+        old_hash: &[u8],
+        now: i64,
+        allow_rotated_since: Option<i64>,
+        next: &RefreshRecord,
+    ) -> StoreResult<RotateOutcome>;
+    /// Revokes one family.
+    async fn revoke_family(&self, family: FamilyId, now: i64, reason: &str) -> StoreResult<()>;
+    /// Revokes every family of a user. Returns how many were live.
+    async fn revoke_user_families(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: i64,
+        reason: &str,
+    ) -> StoreResult<u64>;
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Every key, newest first.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Inserts a key.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+}
+
+/// The whole storage port, as one trait object.
+pub trait Store: TenantStore + AppStore + UserStore + FlowStore + RefreshTokenStore + KeyStore {}
+
+impl<T> Store for T where T: TenantStore + AppStore + UserStore + FlowStore + RefreshTokenStore + KeyStore {}

@@ -1,0 +1,86 @@
+//! The composition of core services over one store and clock: what the HTTP layer and the CLI
+//! hold.
+
+use crate::admin::AdminService;
+use crate::clock::Clock;
+use crate::crypto::MasterKey;
+use crate::directory::Directory;
+use crate::flow::after::AfterFlowService;
+use crate::flow::continuation::{ContinuationConfig, ContinuationTokens};
+use crate::flow::signin::SignInService;
+use crate::ports::Store;
+use crate::strategy::password::{HasherConfig, PasswordHasher};
+use crate::token::keys::KeyRing;
+use crate::token::{TokenConfig, TokenIssuer};
+use std::sync::Arc;
+
+/// Settings of the core.
+#[derive(Debug, Clone, Default)]
+pub struct CoreConfig {
+    /// Continuation-token and flow lifetimes.
+    pub continuation: ContinuationConfig,
+    /// Token lifetimes and issuer.
+    pub tokens: TokenConfig,
+    /// Password-hash pool.
+    pub hasher: HasherConfig,
+}
+
+/// Every service, wired.
+pub struct Services {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Tenants, apps, scopes.
+    pub directory: Directory,
+    /// Password hashing.
+    pub passwords: Arc<PasswordHasher>,
+    /// Tokens.
+    pub issuer: Arc<TokenIssuer>,
+    /// Sign-in.
+    pub signin: SignInService,
+    /// Sign-in after sign-up or reset.
+    pub after_flow: AfterFlowService,
+    /// Administration.
+    pub admin: AdminService,
+}
+
+impl Services {
+    /// Wires the services; loads (or creates) the signing keys.
+    pub async fn build(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        master: &MasterKey,
+        config: CoreConfig,
+    ) -> anyhow::Result<Self> {
+        let keys = KeyRing::load_or_create(store.as_ref(), master, clock.as_ref()).await?;
+        let passwords = Arc::new(PasswordHasher::new(config.hasher)?);
+        let issuer = Arc::new(TokenIssuer::new(
+            store.clone(),
+            clock.clone(),
+            keys,
+            config.tokens,
+        ));
+        let tokens = ContinuationTokens::new(store.clone(), clock.clone(), config.continuation);
+        Ok(Self {
+            directory: Directory::new(store.clone()),
+            signin: SignInService::new(tokens.clone(), store.clone(), passwords.clone(), issuer.clone()),
+            after_flow: AfterFlowService::new(tokens, store.clone(), issuer.clone()),
+            admin: AdminService::new(store.clone(), passwords.clone(), clock.clone()),
+            passwords,
+            issuer,
+            store,
+            clock,
+        })
+    }
+
+    /// Admin-only wiring for CLI commands: no signing keys needed.
+    pub fn admin_only(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: HasherConfig,
+    ) -> anyhow::Result<AdminService> {
+        let passwords = Arc::new(PasswordHasher::new(hasher)?);
+        Ok(AdminService::new(store, passwords, clock))
+    }
+}

@@ -1,0 +1,3 @@
+//! Authentication methods, independent of HTTP.
+
+pub mod password;
