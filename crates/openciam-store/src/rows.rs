@@ -1,0 +1,359 @@
+//! Row shapes and row↔record conversions, independent of the SQL dialect.
+//!
+//! Each `*Row` holds a table's columns as plain values (TEXT uuids, JSON text, INTEGER seconds,
+//! BLOB hashes, BOOLEAN flags). Its `sqlx::FromRow` impl is generic over the database, so the
+//! SQLite and PostgreSQL adapters decode the same structs; `into_record` then parses the values
+//! into core records, reporting anything unparseable as [`StoreError::Other`] rather than
+//! panicking. The `*_text`/`encode_*` helpers are the inverse for binding parameters.
+
+use crate::error::corrupt;
+use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use openciam_core::model::{
+    App, ContinuationRecord, FlowKind, FlowRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Tenant,
+    User,
+};
+use openciam_core::ports::{StoreError, StoreResult};
+use uuid::Uuid;
+
+/// Implements `sqlx::FromRow` for any database that can decode the primitive column types used
+/// here. A field reads the column of the same name, or the one given as `field = "column"`
+/// (for aliased columns in joins).
+macro_rules! portable_from_row {
+    ($ty:ident { $($field:ident $(= $column:literal)?),+ $(,)? }) => {
+        impl<'r, R> sqlx::FromRow<'r, R> for $ty
+        where
+            R: sqlx::Row,
+            &'r str: sqlx::ColumnIndex<R>,
+            String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+                Ok(Self {
+                    $($field: row.try_get(column_name!($field $(, $column)?))?,)+
+                })
+            }
+        }
+    };
+}
+
+macro_rules! column_name {
+    ($field:ident) => {
+        stringify!($field)
+    };
+    ($field:ident, $column:literal) => {
+        $column
+    };
+}
+
+/// The stored form of a uuid: lower-case, hyphenated.
+pub(crate) fn uuid_text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+/// A string list as JSON text.
+pub(crate) fn encode_list(list: &[String]) -> StoreResult<String> {
+    serde_json::to_string(list).map_err(|e| StoreError::Other(e.into()))
+}
+
+/// The stored name of a sign-in method.
+pub(crate) fn method_text(method: &SignInMethod) -> &'static str {
+    match method {
+        SignInMethod::EmailPassword => "email_password",
+        SignInMethod::EmailOtp => "email_otp",
+    }
+}
+
+fn parse_method(text: &str) -> StoreResult<SignInMethod> {
+    match text {
+        "email_password" => Ok(SignInMethod::EmailPassword),
+        "email_otp" => Ok(SignInMethod::EmailOtp),
+        other => Err(corrupt("apps.method", other)),
+    }
+}
+
+fn parse_uuid(column: &str, text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|e| corrupt(column, e))
+}
+
+fn parse_client_id(column: &str, text: &str) -> StoreResult<ClientId> {
+    ClientId::parse(text).ok_or_else(|| corrupt(column, "not a GUID"))
+}
+
+fn parse_list(column: &str, text: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| corrupt(column, e))
+}
+
+/// A `tenants` row.
+pub(crate) struct TenantRow {
+    id: String,
+    name: String,
+    domain: String,
+    created_at: i64,
+}
+
+portable_from_row!(TenantRow {
+    id,
+    name,
+    domain,
+    created_at
+});
+
+impl TenantRow {
+    pub(crate) fn into_record(self) -> StoreResult<Tenant> {
+        Ok(Tenant {
+            id: TenantId(parse_uuid("tenants.id", &self.id)?),
+            name: self.name,
+            domain: self.domain,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// An `apps` row.
+pub(crate) struct AppRow {
+    client_id: String,
+    tenant_id: String,
+    display_name: String,
+    public_client: bool,
+    native_auth: bool,
+    method: String,
+    cors_origins: String,
+    identifier_uri: Option<String>,
+    scopes: String,
+    created_at: i64,
+}
+
+portable_from_row!(AppRow {
+    client_id,
+    tenant_id,
+    display_name,
+    public_client,
+    native_auth,
+    method,
+    cors_origins,
+    identifier_uri,
+    scopes,
+    created_at,
+});
+
+impl AppRow {
+    pub(crate) fn into_record(self) -> StoreResult<App> {
+        Ok(App {
+            client_id: parse_client_id("apps.client_id", &self.client_id)?,
+            tenant_id: TenantId(parse_uuid("apps.tenant_id", &self.tenant_id)?),
+            display_name: self.display_name,
+            public_client: self.public_client,
+            native_auth: self.native_auth,
+            method: parse_method(&self.method)?,
+            cors_origins: parse_list("apps.cors_origins", &self.cors_origins)?,
+            identifier_uri: self.identifier_uri,
+            scopes: parse_list("apps.scopes", &self.scopes)?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// A `users` row.
+pub(crate) struct UserRow {
+    id: String,
+    tenant_id: String,
+    username: String,
+    username_normalized: String,
+    password_hash: Option<String>,
+    disabled: bool,
+    attributes: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+portable_from_row!(UserRow {
+    id,
+    tenant_id,
+    username,
+    username_normalized,
+    password_hash,
+    disabled,
+    attributes,
+    created_at,
+    updated_at,
+});
+
+impl UserRow {
+    pub(crate) fn into_record(self) -> StoreResult<User> {
+        Ok(User {
+            id: UserId(parse_uuid("users.id", &self.id)?),
+            tenant_id: TenantId(parse_uuid("users.tenant_id", &self.tenant_id)?),
+            username: self.username,
+            username_normalized: self.username_normalized,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+            attributes: serde_json::from_str(&self.attributes).map_err(|e| corrupt("users.attributes", e))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A `flows` row.
+pub(crate) struct FlowRow {
+    id: String,
+    tenant_id: String,
+    client_id: String,
+    kind: String,
+    user_id: Option<String>,
+    state: String,
+    generation: i64,
+    challenge_types: String,
+    capabilities: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+portable_from_row!(FlowRow {
+    id,
+    tenant_id,
+    client_id,
+    kind,
+    user_id,
+    state,
+    generation,
+    challenge_types,
+    capabilities,
+    created_at,
+    expires_at,
+});
+
+impl FlowRow {
+    pub(crate) fn into_record(self) -> StoreResult<FlowRecord> {
+        let user_id = match self.user_id {
+            Some(text) => Some(UserId(parse_uuid("flows.user_id", &text)?)),
+            None => None,
+        };
+        Ok(FlowRecord {
+            id: FlowId(parse_uuid("flows.id", &self.id)?),
+            tenant_id: TenantId(parse_uuid("flows.tenant_id", &self.tenant_id)?),
+            client_id: parse_client_id("flows.client_id", &self.client_id)?,
+            kind: FlowKind::parse(&self.kind).ok_or_else(|| corrupt("flows.kind", &self.kind))?,
+            user_id,
+            state: serde_json::from_str(&self.state).map_err(|e| corrupt("flows.state", e))?,
+            generation: self.generation,
+            challenge_types: parse_list("flows.challenge_types", &self.challenge_types)?,
+            capabilities: parse_list("flows.capabilities", &self.capabilities)?,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// A `continuation_tokens` row, read beside its flow: the columns that clash with `flows` are
+/// selected as `token_generation`, `token_issued_at` and `token_expires_at`.
+pub(crate) struct ContinuationRow {
+    token_hash: Vec<u8>,
+    flow_id: String,
+    step: String,
+    generation: i64,
+    issued_at: i64,
+    expires_at: i64,
+}
+
+portable_from_row!(ContinuationRow {
+    token_hash,
+    flow_id,
+    step,
+    generation = "token_generation",
+    issued_at = "token_issued_at",
+    expires_at = "token_expires_at",
+});
+
+impl ContinuationRow {
+    pub(crate) fn into_record(self) -> StoreResult<ContinuationRecord> {
+        Ok(ContinuationRecord {
+            token_hash: self.token_hash,
+            flow_id: FlowId(parse_uuid("continuation_tokens.flow_id", &self.flow_id)?),
+            step: self.step,
+            generation: self.generation,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// A `refresh_tokens` row joined with its family's owner and revocation.
+pub(crate) struct RefreshRow {
+    token_hash: Vec<u8>,
+    family_id: String,
+    tenant_id: String,
+    client_id: String,
+    user_id: String,
+    scopes: String,
+    issued_at: i64,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+portable_from_row!(RefreshRow {
+    token_hash,
+    family_id,
+    tenant_id,
+    client_id,
+    user_id,
+    scopes,
+    issued_at,
+    expires_at,
+    rotated_at,
+    revoked_at,
+});
+
+impl RefreshRow {
+    pub(crate) fn into_record(self) -> StoreResult<RefreshRecord> {
+        Ok(RefreshRecord {
+            token_hash: self.token_hash,
+            family_id: FamilyId(parse_uuid("refresh_tokens.family_id", &self.family_id)?),
+            tenant_id: TenantId(parse_uuid("refresh_families.tenant_id", &self.tenant_id)?),
+            client_id: parse_client_id("refresh_families.client_id", &self.client_id)?,
+            user_id: UserId(parse_uuid("refresh_families.user_id", &self.user_id)?),
+            scopes: parse_list("refresh_tokens.scopes", &self.scopes)?,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            rotated_at: self.rotated_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+/// A `signing_keys` row.
+pub(crate) struct SigningKeyRow {
+    kid: String,
+    alg: String,
+    private_key_enc: Vec<u8>,
+    created_at: i64,
+    activate_at: i64,
+    retired_at: Option<i64>,
+}
+
+portable_from_row!(SigningKeyRow {
+    kid,
+    alg,
+    private_key_enc,
+    created_at,
+    activate_at,
+    retired_at,
+});
+
+impl SigningKeyRow {
+    pub(crate) fn into_record(self) -> SigningKeyRecord {
+        SigningKeyRecord {
+            kid: self.kid,
+            alg: self.alg,
+            private_key_enc: self.private_key_enc,
+            created_at: self.created_at,
+            activate_at: self.activate_at,
+            retired_at: self.retired_at,
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! [`FlowStore`] on SQLite.
+//!
+//! A flow's `generation` is its version: `advance_flow` is a compare-and-swap on it, and a
+//! continuation token is live only while its `generation` equals the flow's. Tokens of older
+//! generations are kept (so a replayed token is recognised as stale, not unknown) and go with
+//! their flow when it is purged (`ON DELETE CASCADE`).
+
+use super::SqliteStore;
+use crate::error::map_sqlx;
+use crate::rows::{ContinuationRow, FlowRow, encode_list, uuid_text};
+use async_trait::async_trait;
+use openciam_core::ids::{FlowId, UserId};
+use openciam_core::model::{ContinuationRecord, FlowRecord};
+use openciam_core::ports::{FlowStore, StoreResult};
+use sqlx::SqliteConnection;
+
+#[async_trait]
+impl FlowStore for SqliteStore {
+    async fn create_flow(&self, flow: &FlowRecord, token: &ContinuationRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_flow(&mut tx, flow).await?;
+        // The first token belongs to this flow at its initial generation.
+        insert_token(&mut tx, token, flow.id, flow.generation).await?;
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn token_with_flow(
+        &self,
+        token_hash: &[u8],
+    ) -> StoreResult<Option<(ContinuationRecord, FlowRecord)>> {
+        let row = sqlx::query(
+            "SELECT t.token_hash, t.flow_id, t.step, t.generation AS token_generation, \
+             t.issued_at AS token_issued_at, t.expires_at AS token_expires_at, \
+             f.id, f.tenant_id, f.client_id, f.kind, f.user_id, f.state, f.generation, \
+             f.challenge_types, f.capabilities, f.created_at, f.expires_at \
+             FROM continuation_tokens t JOIN flows f ON f.id = t.flow_id \
+             WHERE t.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let token: ContinuationRow = sqlx::FromRow::from_row(&row).map_err(map_sqlx)?;
+        let flow: FlowRow = sqlx::FromRow::from_row(&row).map_err(map_sqlx)?;
+        Ok(Some((token.into_record()?, flow.into_record()?)))
+    }
+
+    async fn add_token(&self, token: &ContinuationRecord) -> StoreResult<bool> {
+        // One statement: the generation check and the insert cannot be split by an advance.
+        let done = sqlx::query(
+            "INSERT INTO continuation_tokens \
+             (token_hash, flow_id, step, generation, issued_at, expires_at) \
+             SELECT ?, ?, ?, ?, ?, ? \
+             WHERE EXISTS (SELECT 1 FROM flows WHERE id = ? AND generation = ?)",
+        )
+        .bind(&token.token_hash)
+        .bind(uuid_text(token.flow_id.0))
+        .bind(&token.step)
+        .bind(token.generation)
+        .bind(token.issued_at)
+        .bind(token.expires_at)
+        .bind(uuid_text(token.flow_id.0))
+        .bind(token.generation)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn advance_flow(
+        &self,
+        flow_id: FlowId,
+        expected_generation: i64,
+        state: &serde_json::Value,
+        user_id: Option<UserId>,
+        next: Option<&ContinuationRecord>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE flows SET state = ?, user_id = COALESCE(?, user_id), \
+             generation = generation + 1 \
+             WHERE id = ? AND generation = ?",
+        )
+        .bind(state.to_string())
+        .bind(user_id.map(|id| uuid_text(id.0)))
+        .bind(uuid_text(flow_id.0))
+        .bind(expected_generation)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        if let Some(next) = next {
+            // The new token belongs to this flow at the generation this transaction created,
+            // whatever the caller put in the record.
+            insert_token(&mut tx, next, flow_id, expected_generation + 1).await?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+
+    async fn purge_expired_flows(&self, now: i64) -> StoreResult<u64> {
+        // Tokens go with their flows through the foreign key's ON DELETE CASCADE.
+        let done = sqlx::query("DELETE FROM flows WHERE expires_at < ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected())
+    }
+}
+
+async fn insert_flow(conn: &mut SqliteConnection, flow: &FlowRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO flows (id, tenant_id, client_id, kind, user_id, state, generation, \
+         challenge_types, capabilities, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(uuid_text(flow.id.0))
+    .bind(uuid_text(flow.tenant_id.0))
+    .bind(flow.client_id.as_str())
+    .bind(flow.kind.as_str())
+    .bind(flow.user_id.map(|id| uuid_text(id.0)))
+    .bind(flow.state.to_string())
+    .bind(flow.generation)
+    .bind(encode_list(&flow.challenge_types)?)
+    .bind(encode_list(&flow.capabilities)?)
+    .bind(flow.created_at)
+    .bind(flow.expires_at)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
+}
+
+async fn insert_token(
+    conn: &mut SqliteConnection,
+    token: &ContinuationRecord,
+    flow_id: FlowId,
+    generation: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO continuation_tokens \
+         (token_hash, flow_id, step, generation, issued_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&token.token_hash)
+    .bind(uuid_text(flow_id.0))
+    .bind(&token.step)
+    .bind(generation)
+    .bind(token.issued_at)
+    .bind(token.expires_at)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
+}

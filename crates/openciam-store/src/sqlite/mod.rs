@@ -1,0 +1,162 @@
+//! [`SqliteStore`]: the embedded storage adapter.
+//!
+//! SQLite allows many readers but one writer at a time. The database runs in WAL mode so readers
+//! never wait for the writer, and every multi-statement write starts with `BEGIN IMMEDIATE`: the
+//! write lock is taken up front, so a racing writer waits (up to the busy timeout) instead of
+//! failing with `SQLITE_BUSY` when a deferred read lock cannot be upgraded. Single-statement
+//! writes take the write lock directly and need no transaction.
+//!
+//! One file per aggregate implements its port; row mapping lives in [`crate::rows`].
+
+mod apps;
+mod flows;
+mod keys;
+mod refresh;
+mod tenants;
+mod users;
+
+use crate::error::map_sqlx;
+use anyhow::Context as _;
+use openciam_core::ports::StoreResult;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr as _;
+use std::time::Duration;
+
+/// How long a statement waits for another connection's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a caller waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections for a file database. WAL readers run in parallel, so more than one helps; writers
+/// serialise on SQLite's lock whatever the pool size, and each connection is a worker thread, so
+/// a handful is enough.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The SQLite implementation of every storage port (see [`openciam_core::ports::Store`]).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`: either a `sqlite:` URL such as
+    /// `sqlite://data/openciam.db?mode=rwc`, or a plain file path. `sqlite::memory:` gives a
+    /// private in-memory database on a single connection (tests, demos).
+    ///
+    /// Does not migrate; call [`SqliteStore::migrate`].
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let base = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url).with_context(|| format!("invalid SQLite URL {url:?}"))?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let options = base
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = pool_options(is_in_memory(url))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open SQLite database {url:?}"))?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the embedded migrations (`migrations/sqlite`) that have not run yet.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await
+            .context("cannot migrate the SQLite database")
+    }
+
+    /// The connection pool, for tests and diagnostics.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Starts a write transaction holding SQLite's write lock from its first statement.
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)
+    }
+}
+
+/// An in-memory database lives only as long as its connections, and each connection would get
+/// its own copy, so it gets exactly one connection that is never recycled.
+fn pool_options(in_memory: bool) -> SqlitePoolOptions {
+    let options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+    if in_memory {
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        options.max_connections(MAX_CONNECTIONS)
+    }
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pragma's value as text (SQLite reports some as integers, some as names).
+    async fn pragma(store: &SqliteStore, name: &str) -> String {
+        use sqlx::Row as _;
+        let row = sqlx::query(&format!("PRAGMA {name}"))
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        row.try_get::<String, _>(0)
+            .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn opens_url_with_the_documented_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        assert!(path.exists(), "file created");
+        assert_eq!(pragma(&store, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store, "synchronous").await, "1", "NORMAL");
+        assert_eq!(pragma(&store, "busy_timeout").await, "5000");
+    }
+
+    #[tokio::test]
+    async fn opens_plain_path_and_migrates_idempotently() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap();
+        let (tables,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'flows'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(tables, 1);
+    }
+
+    #[tokio::test]
+    async fn in_memory_database_survives_across_calls() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tenants")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 0);
+    }
+}

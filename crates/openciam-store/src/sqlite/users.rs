@@ -1,0 +1,134 @@
+//! [`UserStore`] on SQLite. Credential and status changes revoke the user's refresh-token
+//! families in the same transaction, so no session outlives a password reset or a disable.
+
+use super::SqliteStore;
+use super::refresh::revoke_user_families_in;
+use crate::error::map_sqlx;
+use crate::rows::{UserRow, uuid_text};
+use async_trait::async_trait;
+use openciam_core::ids::{TenantId, UserId};
+use openciam_core::model::User;
+use openciam_core::ports::{StoreError, StoreResult, UserStore};
+
+const USER_COLUMNS: &str = "id, tenant_id, username, username_normalized, password_hash, \
+                            disabled, attributes, created_at, updated_at";
+
+/// `revoke_reason` written when a password change ends the user's sessions.
+const REASON_PASSWORD_CHANGED: &str = "password_changed";
+/// `revoke_reason` written when disabling the user ends their sessions.
+const REASON_USER_DISABLED: &str = "user_disabled";
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Other(e.into()))?;
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, username, username_normalized, password_hash, \
+             disabled, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(uuid_text(user.id.0))
+        .bind(uuid_text(user.tenant_id.0))
+        .bind(&user.username)
+        .bind(&user.username_normalized)
+        .bind(&user.password_hash)
+        .bind(user.disabled)
+        .bind(attributes)
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn user_by_username(&self, tenant: TenantId, normalized: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ? AND username_normalized = ?");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .bind(normalized)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(UserRow::into_record)
+            .transpose()
+    }
+
+    async fn user_by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ? AND id = ?");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .bind(uuid_text(id.0))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(UserRow::into_record)
+            .transpose()
+    }
+
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = ? ORDER BY username_normalized");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .into_iter()
+            .map(UserRow::into_record)
+            .collect()
+    }
+
+    async fn set_user_disabled(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        disabled: bool,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("UPDATE users SET disabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+                .bind(disabled)
+                .bind(now)
+                .bind(uuid_text(tenant.0))
+                .bind(uuid_text(id.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        if disabled {
+            revoke_user_families_in(&mut tx, tenant, id, now, REASON_USER_DISABLED).await?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+
+    async fn set_user_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+                .bind(hash)
+                .bind(now)
+                .bind(uuid_text(tenant.0))
+                .bind(uuid_text(id.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        revoke_user_families_in(&mut tx, tenant, id, now, REASON_PASSWORD_CHANGED).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,696 @@
+//! The storage contract: every adapter must pass every test here.
+//!
+//! Each test is written once against `&dyn Store`; `contract_suite!` instantiates the whole list
+//! for one backend. A backend is a module name plus a harness function returning a fresh,
+//! migrated store (or `None` to skip, for backends that need an external server). To add
+//! PostgreSQL: write `postgres_harness` (schema per test, dropped by its guard) and add
+//! `contract_suite!(postgres, postgres_harness);`.
+
+// `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared test bodies below.
+#![expect(clippy::unwrap_used, reason = "contract tests report failure by panicking")]
+
+use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use openciam_core::model::{
+    App, ContinuationRecord, FlowKind, FlowRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Tenant,
+    User,
+};
+use openciam_core::ports::*;
+use openciam_store::SqliteStore;
+use serde_json::json;
+use std::any::Any;
+use uuid::Uuid;
+
+/// A migrated, empty store for one test, and whatever must outlive it (temp dir, schema guard).
+struct Harness {
+    store: Box<dyn Store>,
+    _keep: Box<dyn Any + Send>,
+}
+
+async fn sqlite_harness() -> Option<Harness> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openciam.db");
+    let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(Harness {
+        store: Box::new(store),
+        _keep: Box::new(dir),
+    })
+}
+
+macro_rules! contract_suite {
+    ($backend:ident, $harness:ident) => {
+        contract_suite!(@tests $backend, $harness;
+            tenants_round_trip,
+            tenant_name_and_domain_are_unique,
+            apps_round_trip,
+            users_round_trip,
+            duplicate_username_conflicts_within_tenant_only,
+            set_user_password_replaces_hash_and_revokes_families,
+            set_user_disabled_revokes_families_only_when_disabling,
+            flow_and_token_round_trip,
+            add_token_refused_after_advance,
+            advance_flow_is_compare_and_swap,
+            advance_flow_keeps_user_when_none_given,
+            concurrent_advance_has_one_winner,
+            purge_deletes_expired_flows_and_their_tokens,
+            refresh_family_round_trip,
+            rotate_refresh_rotates_once,
+            concurrent_rotate_has_one_winner,
+            grace_allows_rotation_within_window,
+            rotation_refused_in_revoked_family,
+            revoke_user_families_marks_tokens_revoked,
+            signing_keys_newest_first,
+        );
+    };
+    (@tests $backend:ident, $harness:ident; $($test:ident),+ $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(harness) = super::$harness().await else {
+                        eprintln!("skipped: backend {} not configured", stringify!($backend));
+                        return;
+                    };
+                    super::$test(harness.store.as_ref()).await;
+                }
+            )+
+        }
+    };
+}
+
+contract_suite!(sqlite, sqlite_harness);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+const T0: i64 = 1_700_000_000;
+
+fn tenant(name: &str) -> Tenant {
+    Tenant {
+        id: TenantId::new_random(),
+        name: name.to_owned(),
+        domain: format!("{name}.onmicrosoft.com"),
+        created_at: T0,
+    }
+}
+
+fn app(tenant: &Tenant, display_name: &str) -> App {
+    App {
+        client_id: ClientId::parse(&Uuid::new_v4().to_string()).unwrap(),
+        tenant_id: tenant.id,
+        display_name: display_name.to_owned(),
+        public_client: true,
+        native_auth: true,
+        method: SignInMethod::EmailPassword,
+        cors_origins: vec!["https://app.example".into()],
+        identifier_uri: None,
+        scopes: vec![],
+        created_at: T0,
+    }
+}
+
+fn user(tenant: &Tenant, username: &str) -> User {
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("displayName".into(), json!("Ada"));
+    User {
+        id: UserId::new_random(),
+        tenant_id: tenant.id,
+        username: username.to_owned(),
+        username_normalized: username.to_lowercase(),
+        password_hash: Some("$argon2id$v=19$stub".into()),
+        disabled: false,
+        attributes,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+/// A tenant with one app and one user, stored.
+async fn seed(store: &dyn Store) -> (Tenant, App, User) {
+    let t = tenant(&format!("t{}", &Uuid::new_v4().simple().to_string()[..8]));
+    let a = app(&t, "Demo");
+    let u = user(&t, "Ada@Example.com");
+    store.create_tenant(&t).await.unwrap();
+    store.create_app(&a).await.unwrap();
+    store.create_user(&u).await.unwrap();
+    (t, a, u)
+}
+
+fn random_hash() -> Vec<u8> {
+    [Uuid::new_v4().into_bytes(), Uuid::new_v4().into_bytes()].concat()
+}
+
+fn flow(app: &App, expires_at: i64) -> FlowRecord {
+    FlowRecord {
+        id: FlowId::new_random(),
+        tenant_id: app.tenant_id,
+        client_id: app.client_id.clone(),
+        kind: FlowKind::SignUp,
+        user_id: None,
+        state: json!({"state": "started", "email": "ada@example.com"}),
+        generation: 0,
+        challenge_types: vec!["oob".into(), "password".into(), "redirect".into()],
+        capabilities: vec!["registration_required".into()],
+        created_at: T0,
+        expires_at,
+    }
+}
+
+fn token(flow: &FlowRecord, generation: i64, step: &str) -> ContinuationRecord {
+    ContinuationRecord {
+        token_hash: random_hash(),
+        flow_id: flow.id,
+        step: step.to_owned(),
+        generation,
+        issued_at: T0,
+        expires_at: T0 + 600,
+    }
+}
+
+/// A stored flow and its first token.
+async fn started_flow(store: &dyn Store, app: &App) -> (FlowRecord, ContinuationRecord) {
+    let f = flow(app, T0 + 900);
+    let t = token(&f, 0, "challenge");
+    store.create_flow(&f, &t).await.unwrap();
+    (f, t)
+}
+
+fn refresh(app: &App, user: &User, family: FamilyId, issued_at: i64) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: random_hash(),
+        family_id: family,
+        tenant_id: app.tenant_id,
+        client_id: app.client_id.clone(),
+        user_id: user.id,
+        scopes: vec!["openid".into(), "offline_access".into()],
+        issued_at,
+        expires_at: issued_at + 86_400,
+        rotated_at: None,
+        revoked_at: None,
+    }
+}
+
+/// A stored family and its first token.
+async fn signed_in(store: &dyn Store, app: &App, user: &User) -> RefreshRecord {
+    let first = refresh(app, user, FamilyId::new_random(), T0);
+    store.create_family(&first).await.unwrap();
+    first
+}
+
+fn is_conflict<T>(result: StoreResult<T>) -> bool {
+    matches!(result, Err(StoreError::Conflict(_)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants and apps
+
+async fn tenants_round_trip(store: &dyn Store) {
+    let b = tenant("bravo");
+    let a = tenant("alpha");
+    store.create_tenant(&b).await.unwrap();
+    store.create_tenant(&a).await.unwrap();
+
+    assert_eq!(store.tenant_by_id(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.tenant_by_id(TenantId::new_random()).await.unwrap(), None);
+    assert_eq!(store.tenant_by_name("alpha").await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.tenant_by_name("bravo.onmicrosoft.com").await.unwrap(),
+        Some(b.clone())
+    );
+    assert_eq!(store.tenant_by_name("charlie").await.unwrap(), None);
+    assert_eq!(store.list_tenants().await.unwrap(), vec![a, b]);
+}
+
+async fn tenant_name_and_domain_are_unique(store: &dyn Store) {
+    let a = tenant("alpha");
+    store.create_tenant(&a).await.unwrap();
+    assert!(is_conflict(store.create_tenant(&a).await), "same id");
+
+    let same_name = Tenant {
+        domain: "other.onmicrosoft.com".into(),
+        ..tenant("alpha")
+    };
+    assert!(is_conflict(store.create_tenant(&same_name).await));
+
+    let same_domain = Tenant {
+        domain: a.domain.clone(),
+        ..tenant("other")
+    };
+    assert!(is_conflict(store.create_tenant(&same_domain).await));
+}
+
+async fn apps_round_trip(store: &dyn Store) {
+    let t = tenant("alpha");
+    store.create_tenant(&t).await.unwrap();
+    let zulu = app(&t, "Zulu");
+    let mut alpha = app(&t, "Alpha");
+    alpha.method = SignInMethod::EmailOtp;
+    alpha.identifier_uri = Some("api://alpha".into());
+    alpha.scopes = vec!["read".into(), "write".into()];
+    store.create_app(&zulu).await.unwrap();
+    store.create_app(&alpha).await.unwrap();
+    assert!(is_conflict(store.create_app(&alpha).await));
+
+    assert_eq!(
+        store.app_by_client_id(&alpha.client_id).await.unwrap(),
+        Some(alpha.clone())
+    );
+    let unknown = ClientId::parse(&Uuid::new_v4().to_string()).unwrap();
+    assert_eq!(store.app_by_client_id(&unknown).await.unwrap(), None);
+
+    let mut updated = zulu.clone();
+    updated.display_name = "Beta".into();
+    updated.native_auth = false;
+    updated.cors_origins = vec![];
+    updated.scopes = vec!["admin".into()];
+    store.update_app(&updated).await.unwrap();
+    assert_eq!(
+        store.app_by_client_id(&zulu.client_id).await.unwrap(),
+        Some(updated.clone())
+    );
+
+    let other = tenant("other");
+    store.create_tenant(&other).await.unwrap();
+    store.create_app(&app(&other, "Elsewhere")).await.unwrap();
+    assert_eq!(store.apps_of_tenant(t.id).await.unwrap(), vec![alpha, updated]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+async fn users_round_trip(store: &dyn Store) {
+    let (t, _, ada) = seed(store).await;
+    let mut bob = user(&t, "bob@example.com");
+    bob.password_hash = None;
+    bob.attributes = serde_json::Map::new();
+    store.create_user(&bob).await.unwrap();
+
+    assert_eq!(
+        store.user_by_username(t.id, "ada@example.com").await.unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(store.user_by_username(t.id, "nobody").await.unwrap(), None);
+    assert_eq!(store.user_by_id(t.id, bob.id).await.unwrap(), Some(bob.clone()));
+    assert_eq!(
+        store.user_by_id(TenantId::new_random(), bob.id).await.unwrap(),
+        None
+    );
+    assert_eq!(store.list_users(t.id).await.unwrap(), vec![ada, bob]);
+}
+
+async fn duplicate_username_conflicts_within_tenant_only(store: &dyn Store) {
+    let (t, _, ada) = seed(store).await;
+    let again = user(&t, "ADA@example.COM");
+    assert_eq!(again.username_normalized, ada.username_normalized);
+    assert!(is_conflict(store.create_user(&again).await));
+
+    let other = tenant("other");
+    store.create_tenant(&other).await.unwrap();
+    store.create_user(&user(&other, "ada@example.com")).await.unwrap();
+    assert_eq!(store.list_users(t.id).await.unwrap(), vec![ada]);
+}
+
+async fn set_user_password_replaces_hash_and_revokes_families(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let session = signed_in(store, &a, &u).await;
+
+    assert!(
+        store
+            .set_user_password(t.id, u.id, "$argon2id$new", T0 + 5)
+            .await
+            .unwrap()
+    );
+    let stored = store.user_by_id(t.id, u.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(stored.updated_at, T0 + 5);
+    let token = store.refresh_by_hash(&session.token_hash).await.unwrap().unwrap();
+    assert_eq!(token.revoked_at, Some(T0 + 5));
+
+    let nobody = UserId::new_random();
+    assert!(!store.set_user_password(t.id, nobody, "$x", T0).await.unwrap());
+    assert!(
+        !store
+            .set_user_password(TenantId::new_random(), u.id, "$x", T0)
+            .await
+            .unwrap()
+    );
+}
+
+async fn set_user_disabled_revokes_families_only_when_disabling(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let first = signed_in(store, &a, &u).await;
+
+    assert!(store.set_user_disabled(t.id, u.id, true, T0 + 1).await.unwrap());
+    assert!(store.user_by_id(t.id, u.id).await.unwrap().unwrap().disabled);
+    let token = store.refresh_by_hash(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(token.revoked_at, Some(T0 + 1));
+
+    let second = signed_in(store, &a, &u).await;
+    assert!(store.set_user_disabled(t.id, u.id, false, T0 + 2).await.unwrap());
+    assert!(!store.user_by_id(t.id, u.id).await.unwrap().unwrap().disabled);
+    let token = store.refresh_by_hash(&second.token_hash).await.unwrap().unwrap();
+    assert_eq!(token.revoked_at, None, "enabling revokes nothing");
+
+    assert!(
+        !store
+            .set_user_disabled(t.id, UserId::new_random(), true, T0)
+            .await
+            .unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flows
+
+async fn flow_and_token_round_trip(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (f, t) = started_flow(store, &a).await;
+    assert_eq!(
+        store.token_with_flow(&t.token_hash).await.unwrap(),
+        Some((t.clone(), f.clone()))
+    );
+    assert_eq!(store.token_with_flow(&random_hash()).await.unwrap(), None);
+
+    let resend = token(&f, 0, "continue");
+    assert!(store.add_token(&resend).await.unwrap());
+    assert_eq!(
+        store.token_with_flow(&resend.token_hash).await.unwrap(),
+        Some((resend, f))
+    );
+    assert!(is_conflict(store.add_token(&t).await), "same hash twice");
+}
+
+async fn add_token_refused_after_advance(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (f, _) = started_flow(store, &a).await;
+    assert!(
+        store
+            .advance_flow(f.id, 0, &json!({"state": "otp_sent"}), None, None)
+            .await
+            .unwrap()
+    );
+
+    let late = token(&f, 0, "continue");
+    assert!(!store.add_token(&late).await.unwrap());
+    assert_eq!(store.token_with_flow(&late.token_hash).await.unwrap(), None);
+
+    let current = token(&f, 1, "continue");
+    assert!(store.add_token(&current).await.unwrap());
+    let unknown_flow = token(&flow(&a, T0 + 900), 0, "continue");
+    assert!(!store.add_token(&unknown_flow).await.unwrap());
+}
+
+async fn advance_flow_is_compare_and_swap(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    let (f, first) = started_flow(store, &a).await;
+    let next = token(&f, 1, "continue");
+    let state = json!({"state": "otp_sent", "otp": 1});
+    assert!(
+        store
+            .advance_flow(f.id, 0, &state, Some(u.id), Some(&next))
+            .await
+            .unwrap()
+    );
+
+    let (stored_next, advanced) = store.token_with_flow(&next.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored_next, next);
+    assert_eq!(advanced.generation, 1);
+    assert_eq!(advanced.state, state);
+    assert_eq!(advanced.user_id, Some(u.id));
+    // The first token still resolves (so it can be recognised as superseded).
+    let (old, _) = store.token_with_flow(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(old.generation, 0);
+
+    let stale_next = token(&f, 1, "continue");
+    let stale = json!({"state": "stale"});
+    let other_user = UserId::new_random();
+    let moved = store
+        .advance_flow(f.id, 0, &stale, Some(other_user), Some(&stale_next))
+        .await
+        .unwrap();
+    assert!(!moved);
+    assert_eq!(store.token_with_flow(&stale_next.token_hash).await.unwrap(), None);
+    let (_, unchanged) = store.token_with_flow(&next.token_hash).await.unwrap().unwrap();
+    assert_eq!(unchanged, advanced, "a stale generation writes nothing");
+
+    assert!(
+        !store
+            .advance_flow(FlowId::new_random(), 0, &stale, None, None)
+            .await
+            .unwrap()
+    );
+}
+
+async fn advance_flow_keeps_user_when_none_given(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    let (f, _) = started_flow(store, &a).await;
+    assert!(
+        store
+            .advance_flow(f.id, 0, &json!({"s": 1}), Some(u.id), None)
+            .await
+            .unwrap()
+    );
+    let next = token(&f, 2, "continue");
+    assert!(
+        store
+            .advance_flow(f.id, 1, &json!({"s": 2}), None, Some(&next))
+            .await
+            .unwrap()
+    );
+    let (_, flow) = store.token_with_flow(&next.token_hash).await.unwrap().unwrap();
+    assert_eq!(flow.user_id, Some(u.id));
+    assert_eq!(flow.generation, 2);
+}
+
+async fn concurrent_advance_has_one_winner(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    for _ in 0..20 {
+        let (f, _) = started_flow(store, &a).await;
+        let (left, right) = (token(&f, 1, "continue"), token(&f, 1, "continue"));
+        let (by_left, by_right) = (json!({"by": "left"}), json!({"by": "right"}));
+        let (l, r) = tokio::join!(
+            store.advance_flow(f.id, 0, &by_left, None, Some(&left)),
+            store.advance_flow(f.id, 0, &by_right, None, Some(&right)),
+        );
+        let (l, r) = (l.unwrap(), r.unwrap());
+        assert!(l ^ r, "exactly one advance wins (left {l}, right {r})");
+
+        let (winner, loser) = if l { (left, right) } else { (right, left) };
+        let (_, flow) = store.token_with_flow(&winner.token_hash).await.unwrap().unwrap();
+        assert_eq!(flow.generation, 1);
+        assert_eq!(flow.state, if l { by_left } else { by_right });
+        assert_eq!(store.token_with_flow(&loser.token_hash).await.unwrap(), None);
+    }
+}
+
+async fn purge_deletes_expired_flows_and_their_tokens(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let expired = flow(&a, T0 + 10);
+    let expired_token = token(&expired, 0, "challenge");
+    store.create_flow(&expired, &expired_token).await.unwrap();
+    let extra = token(&expired, 0, "continue");
+    assert!(store.add_token(&extra).await.unwrap());
+    let boundary = flow(&a, T0 + 20);
+    let boundary_token = token(&boundary, 0, "challenge");
+    store.create_flow(&boundary, &boundary_token).await.unwrap();
+
+    assert_eq!(store.purge_expired_flows(T0 + 20).await.unwrap(), 1);
+    assert_eq!(
+        store.token_with_flow(&expired_token.token_hash).await.unwrap(),
+        None
+    );
+    assert_eq!(store.token_with_flow(&extra.token_hash).await.unwrap(), None);
+    assert!(
+        store
+            .token_with_flow(&boundary_token.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The expired flow's id is gone: nothing can be added to it.
+    assert!(!store.add_token(&token(&expired, 0, "continue")).await.unwrap());
+    assert_eq!(store.purge_expired_flows(T0 + 20).await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refresh tokens
+
+async fn refresh_family_round_trip(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    let first = signed_in(store, &a, &u).await;
+    assert_eq!(
+        store.refresh_by_hash(&first.token_hash).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.refresh_by_hash(&random_hash()).await.unwrap(), None);
+    assert!(is_conflict(store.create_family(&first).await));
+}
+
+async fn rotate_refresh_rotates_once(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    let first = signed_in(store, &a, &u).await;
+    let next = refresh(&a, &u, first.family_id, T0 + 60);
+
+    let outcome = store
+        .rotate_refresh(&first.token_hash, T0 + 60, None, &next)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Rotated);
+    let old = store.refresh_by_hash(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(old.rotated_at, Some(T0 + 60));
+    assert_eq!(
+        store.refresh_by_hash(&next.token_hash).await.unwrap(),
+        Some(next.clone())
+    );
+
+    let again = refresh(&a, &u, first.family_id, T0 + 61);
+    let outcome = store
+        .rotate_refresh(&first.token_hash, T0 + 61, None, &again)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::AlreadyRotated);
+    assert_eq!(store.refresh_by_hash(&again.token_hash).await.unwrap(), None);
+    let unknown = store
+        .rotate_refresh(&random_hash(), T0, None, &again)
+        .await
+        .unwrap();
+    assert_eq!(unknown, RotateOutcome::AlreadyRotated);
+}
+
+async fn concurrent_rotate_has_one_winner(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    for _ in 0..20 {
+        let first = signed_in(store, &a, &u).await;
+        let left = refresh(&a, &u, first.family_id, T0 + 1);
+        let right = refresh(&a, &u, first.family_id, T0 + 1);
+        let (l, r) = tokio::join!(
+            store.rotate_refresh(&first.token_hash, T0 + 1, None, &left),
+            store.rotate_refresh(&first.token_hash, T0 + 1, None, &right),
+        );
+        let rotated = [l.unwrap(), r.unwrap()]
+            .iter()
+            .filter(|o| **o == RotateOutcome::Rotated)
+            .count();
+        assert_eq!(rotated, 1, "exactly one rotation wins");
+        let stored = [&left, &right].map(|n| n.token_hash.clone());
+        let mut found = 0;
+        for hash in stored {
+            found += usize::from(store.refresh_by_hash(&hash).await.unwrap().is_some());
+        }
+        assert_eq!(found, 1, "only the winner's successor is stored");
+    }
+}
+
+async fn grace_allows_rotation_within_window(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    let first = signed_in(store, &a, &u).await;
+    let rotate = |next: RefreshRecord, now: i64, since: Option<i64>| {
+        let old = first.token_hash.clone();
+        async move { store.rotate_refresh(&old, now, since, &next).await.unwrap() }
+    };
+    let fam = first.family_id;
+
+    assert_eq!(
+        rotate(refresh(&a, &u, fam, T0 + 100), T0 + 100, None).await,
+        RotateOutcome::Rotated
+    );
+    // Within 30 s of the rotation: allowed again.
+    let retry = refresh(&a, &u, fam, T0 + 110);
+    assert_eq!(
+        rotate(retry.clone(), T0 + 110, Some(T0 + 80)).await,
+        RotateOutcome::Rotated
+    );
+    assert!(store.refresh_by_hash(&retry.token_hash).await.unwrap().is_some());
+    // The first rotation time is kept, so the window does not slide.
+    let old = store.refresh_by_hash(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(old.rotated_at, Some(T0 + 100));
+    // Outside the window (rotated before `since`): refused.
+    let late = refresh(&a, &u, fam, T0 + 131);
+    assert_eq!(
+        rotate(late.clone(), T0 + 131, Some(T0 + 101)).await,
+        RotateOutcome::AlreadyRotated
+    );
+    assert_eq!(store.refresh_by_hash(&late.token_hash).await.unwrap(), None);
+}
+
+async fn rotation_refused_in_revoked_family(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    let first = signed_in(store, &a, &u).await;
+    store
+        .revoke_family(first.family_id, T0 + 5, "reuse")
+        .await
+        .unwrap();
+    // A second revocation keeps the first time.
+    store
+        .revoke_family(first.family_id, T0 + 9, "admin")
+        .await
+        .unwrap();
+    let stored = store.refresh_by_hash(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_at, Some(T0 + 5));
+
+    let next = refresh(&a, &u, first.family_id, T0 + 10);
+    let outcome = store
+        .rotate_refresh(&first.token_hash, T0 + 10, Some(T0), &next)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::AlreadyRotated);
+    assert_eq!(store.refresh_by_hash(&next.token_hash).await.unwrap(), None);
+    let stored = store.refresh_by_hash(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored.rotated_at, None);
+}
+
+async fn revoke_user_families_marks_tokens_revoked(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let one = signed_in(store, &a, &u).await;
+    let two = signed_in(store, &a, &u).await;
+    let already = signed_in(store, &a, &u).await;
+    store
+        .revoke_family(already.family_id, T0 + 1, "reuse")
+        .await
+        .unwrap();
+    let bystander = user(&t, "bob@example.com");
+    store.create_user(&bystander).await.unwrap();
+    let theirs = signed_in(store, &a, &bystander).await;
+
+    let revoked = store
+        .revoke_user_families(t.id, u.id, T0 + 2, "admin")
+        .await
+        .unwrap();
+    assert_eq!(revoked, 2, "only live families count");
+    for hash in [&one.token_hash, &two.token_hash] {
+        let r = store.refresh_by_hash(hash).await.unwrap().unwrap();
+        assert_eq!(r.revoked_at, Some(T0 + 2));
+    }
+    let r = store.refresh_by_hash(&already.token_hash).await.unwrap().unwrap();
+    assert_eq!(r.revoked_at, Some(T0 + 1));
+    let r = store.refresh_by_hash(&theirs.token_hash).await.unwrap().unwrap();
+    assert_eq!(r.revoked_at, None);
+    assert_eq!(
+        store
+            .revoke_user_families(t.id, u.id, T0 + 3, "admin")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+async fn signing_keys_newest_first(store: &dyn Store) {
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    let key = |kid: &str, created_at: i64, retired_at: Option<i64>| SigningKeyRecord {
+        kid: kid.to_owned(),
+        alg: "RS256".into(),
+        private_key_enc: vec![1, 2, 3, kid.len() as u8],
+        created_at,
+        activate_at: created_at + 60,
+        retired_at,
+    };
+    let old = key("old", T0, Some(T0 + 500));
+    let new = key("new", T0 + 400, None);
+    store.insert_signing_key(&old).await.unwrap();
+    store.insert_signing_key(&new).await.unwrap();
+    assert!(is_conflict(store.insert_signing_key(&new).await));
+    assert_eq!(store.signing_keys().await.unwrap(), vec![new, old]);
+}
