@@ -1,0 +1,276 @@
+//! Mapping every failure to a catalogue entry, once, with an exhaustive `match`.
+//!
+//! An [`ApiError`] becomes a response carrying an [`ErrorSpec`] extension; the envelope middleware
+//! renders it with the request's correlation ids. Each description gets one plain sentence that
+//! says what was wrong and what to send instead.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use openciam_core::FlowError;
+use openciam_core::error::TokenProblem;
+use openciam_wire::error::{Correlation, catalogue as c};
+use openciam_wire::{CatalogueEntry, ErrorBody, FormError};
+
+/// A failed request.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// From the core.
+    Flow(FlowError),
+    /// A parameter could not be read.
+    Form(FormError),
+    /// The body is not a form.
+    MediaType(String),
+    /// The body exceeds the cap.
+    TooLarge(usize),
+    /// No such route or method.
+    NotFound,
+    /// The request took too long.
+    Timeout,
+    /// A handler panicked.
+    Panic,
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        Self::Flow(e)
+    }
+}
+
+impl From<FormError> for ApiError {
+    fn from(e: FormError) -> Self {
+        Self::Form(e)
+    }
+}
+
+/// What the envelope middleware renders.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorSpec {
+    pub(crate) entry: CatalogueEntry,
+    args: Vec<String>,
+    detail: String,
+    /// Logged (never sent) for 5xx.
+    pub(crate) cause: Option<String>,
+}
+
+impl ErrorSpec {
+    fn new(entry: CatalogueEntry, args: &[&str], detail: impl Into<String>) -> Self {
+        Self {
+            entry,
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            detail: detail.into(),
+            cause: None,
+        }
+    }
+
+    pub(crate) fn into_body(self, corr: &Correlation) -> ErrorBody {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        ErrorBody::new(&self.entry, &args, &self.detail, corr)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let spec = self.spec();
+        let status = StatusCode::from_u16(spec.entry.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let retry_after = match spec.entry {
+            e if e == c::OVERLOADED => Some("1"),
+            e if e == c::DATABASE_UNAVAILABLE => Some("5"),
+            _ => None,
+        };
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            "{}",
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+        }
+        response.extensions_mut().insert(spec);
+        response
+    }
+}
+
+impl ApiError {
+    fn spec(self) -> ErrorSpec {
+        match self {
+            Self::Flow(e) => flow_spec(e),
+            Self::Form(FormError::Missing("client_id")) => ErrorSpec::new(
+                c::INVALID_CLIENT_ID,
+                &[],
+                "Send the application (client) id, a GUID, as client_id.",
+            ),
+            Self::Form(FormError::Missing("username")) => ErrorSpec::new(
+                c::INVALID_USERNAME,
+                &[],
+                "Send the user's e-mail address as username.",
+            ),
+            Self::Form(FormError::Missing(p)) => ErrorSpec::new(
+                c::MISSING_PARAMETER,
+                &[p],
+                format!("Add a non-empty '{p}' to the form body."),
+            ),
+            Self::Form(FormError::Duplicate(p)) => {
+                ErrorSpec::new(c::DUPLICATE_PARAMETER, &[p], format!("Send '{p}' exactly once."))
+            }
+            Self::MediaType(got) => ErrorSpec::new(
+                c::UNSUPPORTED_MEDIA_TYPE,
+                &[],
+                format!(
+                    "The request was sent as '{got}'; send the parameters as an application/x-www-form-urlencoded body."
+                ),
+            ),
+            Self::TooLarge(limit) => ErrorSpec::new(
+                c::BODY_TOO_LARGE,
+                &[&limit.to_string()],
+                "Send a smaller body; no native-auth request needs this much.",
+            ),
+            Self::NotFound => ErrorSpec::new(
+                c::NOT_FOUND,
+                &[],
+                "Native-auth endpoints are POST /{tenant}/oauth2/v2.0/{initiate,challenge,token}, /{tenant}/signup/v1.0/… and /{tenant}/resetpassword/v1.0/….",
+            ),
+            Self::Timeout => ErrorSpec::new(
+                c::OVERLOADED,
+                &[],
+                "The request took too long; retry after the Retry-After delay.",
+            ),
+            Self::Panic => {
+                let mut s = ErrorSpec::new(c::SERVER_ERROR, &[], "");
+                s.cause = Some("handler panicked".into());
+                s
+            }
+        }
+    }
+}
+
+fn flow_spec(e: FlowError) -> ErrorSpec {
+    use FlowError as F;
+    match e {
+        F::TenantNotFound(t) => ErrorSpec::new(
+            c::TENANT_NOT_FOUND,
+            &[&t],
+            "Use the tenant's name, its domain (name.onmicrosoft.com) or its GUID as the first path segment.",
+        ),
+        F::InvalidClientId => ErrorSpec::new(
+            c::INVALID_CLIENT_ID,
+            &[],
+            "Send the application (client) id, a GUID, as client_id.",
+        ),
+        F::UnknownClient {
+            client_id,
+            tenant,
+            other_tenant,
+        } => {
+            let detail = if other_tenant {
+                "This app is registered in another tenant; call it under its own tenant's path."
+            } else {
+                "Check client_id, or register the app in this tenant (openciam app create)."
+            };
+            ErrorSpec::new(c::UNAUTHORIZED_CLIENT, &[&client_id, &tenant], detail)
+        }
+        F::NativeAuthDisabled(id) => ErrorSpec::new(
+            c::NATIVE_AUTH_DISABLED,
+            &[&id],
+            "Enable native authentication for this app, which must be a public client.",
+        ),
+        F::InvalidUsername => ErrorSpec::new(
+            c::INVALID_USERNAME,
+            &[],
+            "Send the user's e-mail address as username.",
+        ),
+        F::MissingParameter(p) => ApiError::Form(FormError::Missing(p)).spec(),
+        F::UnknownChallengeType(v) => ErrorSpec::new(
+            c::UNKNOWN_CHALLENGE_TYPE,
+            &[&v],
+            "Allowed values are oob, password and redirect.",
+        ),
+        F::RedirectMissing => ErrorSpec::new(
+            c::REDIRECT_MISSING,
+            &[],
+            "Always include 'redirect' in challenge_type, e.g. 'oob password redirect'.",
+        ),
+        F::UserNotFound => ErrorSpec::new(
+            c::USER_NOT_FOUND,
+            &[],
+            "No account exists for this username in this tenant; sign the user up first.",
+        ),
+        F::InvalidPassword => ErrorSpec::new(
+            c::INVALID_PASSWORD,
+            &[],
+            "The password is wrong; the same continuation_token may be sent again with the right password.",
+        ),
+        F::UserDisabled => ErrorSpec::new(
+            c::USER_DISABLED,
+            &[],
+            "An administrator disabled this account; it can be re-enabled with `openciam user enable`.",
+        ),
+        F::TokenInvalid(problem) => ErrorSpec::new(c::CONTINUATION_TOKEN_INVALID, &[], token_detail(problem)),
+        F::TokenExpired => ErrorSpec::new(
+            c::CONTINUATION_TOKEN_EXPIRED,
+            &[],
+            "The token or its flow has expired; start the flow again from its first step.",
+        ),
+        F::UsernameMismatch => ErrorSpec::new(
+            c::CONTINUATION_TOKEN_INVALID,
+            &[],
+            "The username sent does not match the user of this flow; send the flow's username or none.",
+        ),
+        F::UnsupportedGrant(g) => ErrorSpec::new(
+            c::UNSUPPORTED_GRANT_TYPE,
+            &[&g],
+            "Supported grant types are password, oob, continuation_token and refresh_token.",
+        ),
+        F::InvalidScope(why) => ErrorSpec::new(
+            c::INVALID_SCOPE,
+            &[&why],
+            "Ask for OIDC scopes and the scopes of one app of this tenant, e.g. 'openid api://demo/read'.",
+        ),
+        F::RefreshTokenInvalid => ErrorSpec::new(
+            c::REFRESH_TOKEN_INVALID,
+            &[],
+            "The refresh token is unknown, malformed, or was issued to another client or tenant; sign in again.",
+        ),
+        F::RefreshTokenExpired => ErrorSpec::new(c::REFRESH_TOKEN_EXPIRED, &[], "Sign the user in again."),
+        F::RefreshTokenRevoked => ErrorSpec::new(
+            c::REFRESH_TOKEN_REVOKED,
+            &[],
+            "The session was revoked (a rotated refresh token was reused, the password changed, the account was disabled, or an administrator revoked it); sign the user in again.",
+        ),
+        F::Overloaded => ErrorSpec::new(
+            c::OVERLOADED,
+            &[],
+            "The server is shedding load; retry after the Retry-After delay.",
+        ),
+        F::StorageUnavailable(cause) => {
+            let mut s = ErrorSpec::new(c::DATABASE_UNAVAILABLE, &[], "Retry after the Retry-After delay.");
+            s.cause = Some(format!("{cause:#}"));
+            s
+        }
+        F::Internal(cause) => {
+            let mut s = ErrorSpec::new(c::SERVER_ERROR, &[], "");
+            s.cause = Some(format!("{cause:#}"));
+            s
+        }
+    }
+}
+
+fn token_detail(problem: TokenProblem) -> String {
+    match problem {
+        TokenProblem::Unrecognised => {
+            "The token is not one this server issued, or its flow ended long ago; start the flow again.".into()
+        }
+        TokenProblem::OtherTenant => {
+            "The token was issued under another tenant; use it under the tenant that issued it.".into()
+        }
+        TokenProblem::OtherClient => {
+            "The token was issued to another client_id; continue the flow with the app that started it.".into()
+        }
+        TokenProblem::Superseded => "The token was superseded: its flow has advanced or it was already redeemed; send the newest continuation_token you received.".into(),
+        TokenProblem::WrongUse { belongs, used } => {
+            format!("This token was sent to {used}, but it belongs to {belongs}; send it there instead.")
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The HTTP face of openciam: axum routes that speak the Entra native-auth API under
+//! `/{tenant}/…`, plus the middleware every response passes through (correlation ids, the Entra
+//! error envelope, CORS, timeouts, panic catching).
+//!
+//! Handlers only extract, convert wire types to core calls, and convert the outcome back.
+
+mod cors;
+mod ctx;
+mod error;
+mod extract;
+mod router;
+mod routes;
+mod state;
+
+pub use router::router;
+pub use state::{AppState, HttpConfig};

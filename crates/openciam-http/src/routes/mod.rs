@@ -1,0 +1,32 @@
+//! Route handlers, one module per flow.
+
+pub(crate) mod discovery;
+pub(crate) mod health;
+pub(crate) mod signin;
+pub(crate) mod token;
+
+use crate::cors::CallingApp;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::response::{IntoResponse, Response};
+use openciam_core::directory::ClientContext;
+
+/// Resolves the tenant of the path and the calling app.
+pub(crate) async fn client(app: &AppState, tenant: &str, client_id: &str) -> Result<ClientContext, ApiError> {
+    let tenant = app.services.directory.tenant(tenant).await?;
+    Ok(app.services.directory.client(&tenant, client_id).await?)
+}
+
+/// A handler's result, marked with the calling app so CORS answers by its allow-list.
+pub(crate) fn for_app<T: IntoResponse>(ctx: &ClientContext, result: Result<T, ApiError>) -> Response {
+    let mut response = result.into_response();
+    response
+        .extensions_mut()
+        .insert(CallingApp(ctx.app.cors_origins.clone()));
+    response
+}
+
+/// Routes that do not exist, and methods a route does not take.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,70 @@
+//! `oauth2/v2.0/token` (spec §5.7): one endpoint, a service per grant.
+
+use super::{client, for_app};
+use crate::error::ApiError;
+use crate::extract::EntraForm;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use openciam_core::FlowError;
+use openciam_core::directory::ClientContext;
+use openciam_core::secret::Password;
+use openciam_core::token::TokenSet;
+use openciam_wire::token::{TokenRequest, TokenResponse};
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub(crate) async fn token(
+    State(app): State<AppState>,
+    Path(tenant): Path<String>,
+    EntraForm(form): EntraForm,
+) -> Result<Response, ApiError> {
+    let req = TokenRequest::from_form(&form)?;
+    let ctx = client(&app, &tenant, &req.client_id).await?;
+    let result = grant(&app, &ctx, req).await.map(|t| Json(to_wire(t)));
+    Ok(for_app(&ctx, result))
+}
+
+fn need(value: Option<String>, name: &'static str) -> Result<String, FlowError> {
+    value.ok_or(FlowError::MissingParameter(name))
+}
+
+async fn grant(app: &AppState, ctx: &ClientContext, req: TokenRequest) -> Result<TokenSet, ApiError> {
+    let s = &app.services;
+    let grant_type = req.grant_type.to_ascii_lowercase();
+    let set = match grant_type.as_str() {
+        "password" => {
+            let ct = need(req.continuation_token, "continuation_token")?;
+            let password = req.password.map(Password::new);
+            s.signin
+                .token_password(ctx, &ct, password.as_ref(), &req.scope)
+                .await?
+        }
+        "continuation_token" => {
+            let ct = need(req.continuation_token, "continuation_token")?;
+            s.after_flow
+                .redeem(ctx, &ct, req.username.as_deref(), &req.scope)
+                .await?
+        }
+        "refresh_token" => {
+            let rt = need(req.refresh_token, "refresh_token")?;
+            s.issuer.refresh(ctx, &rt, &req.scope).await?
+        }
+        _ => return Err(FlowError::UnsupportedGrant(req.grant_type).into()),
+    };
+    Ok(set)
+}
+
+fn to_wire(t: TokenSet) -> TokenResponse {
+    TokenResponse {
+        token_type: "Bearer",
+        scope: t.scope,
+        expires_in: t.expires_in,
+        ext_expires_in: t.expires_in,
+        access_token: t.access_token,
+        refresh_token: t.refresh_token.expose().to_owned(),
+        id_token: t.id_token,
+        client_info: t.client_info,
+        refresh_token_expires_in: t.refresh_expires_in,
+    }
+}

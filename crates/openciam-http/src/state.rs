@@ -1,0 +1,35 @@
+//! Shared state of the HTTP layer.
+
+use openciam_core::services::Services;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest accepted request body, bytes (default 64 KiB).
+    pub body_limit: usize,
+    /// Allow any CORS origin (dev mode).
+    pub cors_any_origin: bool,
+    /// Time after which a request is abandoned with 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 64 * 1024,
+            cors_any_origin: false,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    /// Core services.
+    pub services: Arc<Services>,
+    /// HTTP settings.
+    pub config: Arc<HttpConfig>,
+}
