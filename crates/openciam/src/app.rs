@@ -1,0 +1,106 @@
+//! The composition root: opens the store, wires the services, builds the router and serves it.
+
+use anyhow::Context as _;
+use openciam_core::clock::Clock;
+use openciam_core::crypto::MasterKey;
+use openciam_core::ports::Store;
+use openciam_core::services::{CoreConfig, Services};
+use openciam_http::{AppState, HttpConfig};
+use openciam_store::SqliteStore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Opens (creating and migrating) the database named by `url`.
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        anyhow::bail!("PostgreSQL is not supported by this build yet; use a sqlite:// URL");
+    }
+    let store = SqliteStore::open(url)
+        .await
+        .with_context(|| "opening the SQLite database")?;
+    store.migrate().await.context("applying database migrations")?;
+    Ok(Arc::new(store))
+}
+
+/// Everything needed to run one server.
+pub struct ServerParts {
+    /// Core services.
+    pub services: Arc<Services>,
+    /// The router.
+    pub router: axum::Router,
+}
+
+/// Wires services and router.
+pub async fn build(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    master: &MasterKey,
+    core: CoreConfig,
+    http: HttpConfig,
+) -> anyhow::Result<ServerParts> {
+    let services = Arc::new(Services::build(store, clock, master, core).await?);
+    let router = openciam_http::router(AppState {
+        services: services.clone(),
+        config: Arc::new(http),
+    });
+    Ok(ServerParts { services, router })
+}
+
+/// Binds `addr` (port 0 picks a free port).
+pub async fn bind(addr: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// Deletes expired flows every `every`, for as long as the process runs.
+pub fn spawn_purger(services: Arc<Services>, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match services.store.purge_expired_flows(services.clock.unix()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(flows = n, "purged expired flows"),
+                Err(e) => tracing::warn!(error = %e, "purging expired flows failed"),
+            }
+        }
+    });
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(listener: TcpListener, router: axum::Router) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

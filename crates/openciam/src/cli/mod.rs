@@ -1,0 +1,51 @@
+//! The command line: one binary, subcommands for running and administering openciam.
+
+pub mod app;
+pub mod dev;
+pub mod serve;
+pub mod store_args;
+pub mod tenant;
+pub mod user;
+
+use clap::{Parser, Subcommand};
+
+/// openciam: customer identity speaking the Entra External ID native-auth API.
+#[derive(Debug, Parser)]
+#[command(name = "openciam", version, about)]
+pub struct Cli {
+    /// Log as JSON lines (default: text). The filter comes from OPENCIAM_LOG (default "info").
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a local development server: SQLite under --data, seeded demo tenant, any CORS origin.
+    Dev(dev::DevArgs),
+    /// Run the production server from a configuration file.
+    Serve(serve::ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Manage applications.
+    #[command(subcommand)]
+    App(app::AppCommand),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+}
+
+/// Runs a parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev(args) => dev::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::User(cmd) => user::run(cmd).await,
+        Command::App(cmd) => app::run(cmd).await,
+        Command::Tenant(cmd) => tenant::run(cmd).await,
+    }
+}

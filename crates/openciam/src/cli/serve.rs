@@ -1,0 +1,77 @@
+//! `openciam serve --config FILE`: the production server.
+
+use crate::app;
+use crate::config::Config;
+use crate::seed;
+use clap::Args;
+use openciam_core::clock::SystemClock;
+use openciam_core::crypto::MasterKey;
+use openciam_core::flow::continuation::ContinuationConfig;
+use openciam_core::services::CoreConfig;
+use openciam_core::strategy::password::HasherConfig;
+use openciam_core::token::TokenConfig;
+use openciam_http::HttpConfig;
+use secrecy::ExposeSecret as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `openciam serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (values can be overridden by OPENCIAM_* variables).
+    #[arg(long, env = "OPENCIAM_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// The core settings a configuration describes.
+pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
+    let t = &config.tokens;
+    let p = &config.passwords;
+    let defaults = HasherConfig::default();
+    let concurrency = if p.max_concurrent_hashes == 0 {
+        defaults.concurrency
+    } else {
+        p.max_concurrent_hashes
+    };
+    CoreConfig {
+        continuation: ContinuationConfig {
+            token_ttl: Duration::from_secs(t.continuation_token_lifetime_seconds),
+            flow_ttl: Duration::from_secs(t.flow_lifetime_seconds),
+        },
+        tokens: TokenConfig {
+            public_url: public_url.to_owned(),
+            access_ttl: Duration::from_secs(t.access_token_lifetime_seconds),
+            refresh_ttl: Duration::from_secs(t.refresh_token_lifetime_seconds),
+            refresh_reuse_grace: Duration::from_secs(t.refresh_reuse_grace_seconds),
+        },
+        hasher: HasherConfig {
+            concurrency,
+            queue: if p.max_queued_hashes == 0 {
+                concurrency * 32
+            } else {
+                p.max_queued_hashes
+            },
+        },
+    }
+}
+
+/// Runs the production server.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    let resolved = config.resolve()?;
+    let master = MasterKey::from_base64(resolved.master_key.expose_secret())?;
+    let store = app::open_store(resolved.database_url.expose_secret()).await?;
+    let http = HttpConfig {
+        body_limit: config.http.body_limit_bytes,
+        cors_any_origin: false,
+        request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
+    };
+    let core = core_config(&config, &resolved.public_url);
+    let parts = app::build(store.clone(), Arc::new(SystemClock), &master, core, http).await?;
+    seed::apply_tenants(&parts.services.admin, store.as_ref(), &config.tenants).await?;
+    app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
+    let (listener, addr) = app::bind(&resolved.listen).await?;
+    tracing::info!(%addr, public_url = %resolved.public_url, "openciam listening");
+    app::serve(listener, parts.router).await
+}

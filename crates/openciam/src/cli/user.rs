@@ -1,0 +1,174 @@
+//! `openciam user …`.
+
+use super::store_args::StoreArgs;
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use openciam_core::model::User;
+use openciam_core::secret::Password;
+use std::io::Read as _;
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Create(CreateArgs),
+    /// List a tenant's users.
+    List(TenantArgs),
+    /// Show one user.
+    Show(UserArgs),
+    /// Disable a user (revokes their sessions).
+    Disable(UserArgs),
+    /// Enable a user.
+    Enable(UserArgs),
+    /// Set a user's password (revokes their sessions).
+    SetPassword(PasswordArgs),
+    /// Revoke every refresh token of a user.
+    RevokeSessions(UserArgs),
+}
+
+/// `--tenant` plus the store.
+#[derive(Debug, Args)]
+pub struct TenantArgs {
+    /// Tenant name, domain or GUID.
+    #[arg(long, default_value = "demo")]
+    pub tenant: String,
+    /// Store selection.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// One user.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The user's e-mail.
+    #[arg(long)]
+    pub email: String,
+    /// Tenant and store.
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+}
+
+/// A password, from the command line or stdin.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct PasswordSource {
+    /// The password (visible in the process list; prefer --password-stdin).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Read the password from standard input (one line).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+impl PasswordSource {
+    fn read(&self) -> anyhow::Result<Option<Password>> {
+        if self.password_stdin {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the password from stdin")?;
+            let line = text.lines().next().unwrap_or_default().to_owned();
+            return Ok(Some(Password::new(line)));
+        }
+        Ok(self.password.clone().map(Password::new))
+    }
+}
+
+/// `user create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The user's e-mail.
+    #[arg(long)]
+    pub email: String,
+    /// Password source (omit for a code-only account).
+    #[command(flatten)]
+    pub password: PasswordSource,
+    /// Attribute, as name=value (repeatable), e.g. --attr displayName="Jane Doe".
+    #[arg(long = "attr", value_name = "NAME=VALUE")]
+    pub attrs: Vec<String>,
+    /// Tenant and store.
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+}
+
+/// `user set-password`.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The user.
+    #[command(flatten)]
+    pub user: UserArgs,
+    /// The new password.
+    #[command(flatten)]
+    pub password: PasswordSource,
+}
+
+fn print_user(u: &User) {
+    let status = if u.disabled { "disabled" } else { "enabled" };
+    let password = if u.password_hash.is_some() {
+        "password"
+    } else {
+        "no password"
+    };
+    println!(
+        "{}  {}  {status}  {password}  {}",
+        u.id,
+        u.username,
+        serde_json::Value::Object(u.attributes.clone())
+    );
+}
+
+/// Runs a user command.
+pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create(a) => {
+            let mut attrs = serde_json::Map::new();
+            for kv in &a.attrs {
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("--attr {kv:?} is not NAME=VALUE"))?;
+                attrs.insert(k.trim().to_owned(), serde_json::Value::String(v.to_owned()));
+            }
+            let password = a.password.read()?;
+            let (_, admin) = a.tenant.store.open().await?;
+            let user = admin
+                .create_user(&a.tenant.tenant, &a.email, password.as_ref(), attrs)
+                .await?;
+            print_user(&user);
+        }
+        UserCommand::List(t) => {
+            let (_, admin) = t.store.open().await?;
+            for u in admin.list_users(&t.tenant).await? {
+                print_user(&u);
+            }
+        }
+        UserCommand::Show(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            print_user(&admin.user(&u.tenant.tenant, &u.email).await?);
+        }
+        UserCommand::Disable(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            print_user(&admin.set_disabled(&u.tenant.tenant, &u.email, true).await?);
+        }
+        UserCommand::Enable(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            print_user(&admin.set_disabled(&u.tenant.tenant, &u.email, false).await?);
+        }
+        UserCommand::SetPassword(p) => {
+            let password = p
+                .password
+                .read()?
+                .context("give --password or --password-stdin")?;
+            let (_, admin) = p.user.tenant.store.open().await?;
+            admin
+                .set_password(&p.user.tenant.tenant, &p.user.email, &password)
+                .await?;
+            println!("password changed; sessions of {} revoked", p.user.email);
+        }
+        UserCommand::RevokeSessions(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            let n = admin.revoke_sessions(&u.tenant.tenant, &u.email).await?;
+            println!("revoked {n} session(s) of {}", u.email);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! Configuration of `openciam serve`: defaults, then a TOML file, then `OPENCIAM_…` environment
+//! variables (`__` separates levels, e.g. `OPENCIAM_DATABASE__URL`). Secrets may instead be read
+//! from files: `master_key_file`, `database.url_file` (or `OPENCIAM_MASTER_KEY_FILE`, …).
+//! Validated once, at start-up; a missing required value stops the start with a clear message.
+
+use anyhow::{Context as _, bail};
+use figment::Figment;
+use figment::providers::{Env, Format as _, Toml};
+use openciam_core::model::SignInMethod;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The whole configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on, e.g. `0.0.0.0:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Base URL clients reach this server at (behind any proxy), e.g. `https://login.example.com`.
+    /// Token issuers are `{public_url}/{tenant GUID}/v2.0`. Required.
+    pub public_url: Option<String>,
+    /// Master key (32 bytes, base64) that encrypts signing keys at rest. Required (or its file).
+    pub master_key: Option<SecretString>,
+    /// File holding the master key.
+    pub master_key_file: Option<String>,
+    /// Database.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// HTTP limits.
+    #[serde(default)]
+    pub http: HttpSection,
+    /// Token and flow lifetimes.
+    #[serde(default)]
+    pub tokens: TokensSection,
+    /// Password hashing pool.
+    #[serde(default)]
+    pub passwords: PasswordsSection,
+    /// Tenants and their apps, created or updated at start.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+/// `[database]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/openciam.db` (PostgreSQL comes later). Required (or its file).
+    pub url: Option<SecretString>,
+    /// File holding the URL (it may contain a password).
+    pub url_file: Option<String>,
+}
+
+/// `[http]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Largest request body accepted, bytes.
+    pub body_limit_bytes: usize,
+    /// Seconds after which a request is abandoned with 503.
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 64 * 1024,
+            request_timeout_seconds: 30,
+        }
+    }
+}
+
+/// `[tokens]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensSection {
+    /// Access and ID token lifetime.
+    pub access_token_lifetime_seconds: u64,
+    /// Refresh token lifetime (each rotation starts a new one).
+    pub refresh_token_lifetime_seconds: u64,
+    /// Seconds a rotated refresh token may still be used without revoking its family. Default 0:
+    /// any reuse revokes. Raise it (e.g. 30) if your users open several tabs that refresh at once.
+    pub refresh_reuse_grace_seconds: u64,
+    /// One continuation token's lifetime.
+    pub continuation_token_lifetime_seconds: u64,
+    /// A whole flow's lifetime.
+    pub flow_lifetime_seconds: u64,
+}
+
+impl Default for TokensSection {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime_seconds: 3600,
+            refresh_token_lifetime_seconds: 30 * 24 * 3600,
+            refresh_reuse_grace_seconds: 0,
+            continuation_token_lifetime_seconds: 600,
+            flow_lifetime_seconds: 3600,
+        }
+    }
+}
+
+/// `[passwords]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordsSection {
+    /// Hashes computed at once; 0 = CPU count.
+    pub max_concurrent_hashes: usize,
+    /// Requests that may wait for a hash slot before new ones get 503; 0 = 32 per slot.
+    pub max_queued_hashes: usize,
+}
+
+/// `[[tenants]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Short name, e.g. `contoso`.
+    pub name: String,
+    /// Domain form; default `{name}.onmicrosoft.com`.
+    pub domain: Option<String>,
+    /// GUID; generated when absent (then fixed in the database).
+    pub id: Option<uuid::Uuid>,
+    /// Apps of the tenant.
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+}
+
+/// `[[tenants.apps]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Client id (GUID).
+    pub client_id: uuid::Uuid,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// `email_password` (default) or `email_otp`.
+    #[serde(default = "default_method")]
+    pub method: SignInMethod,
+    /// Native auth on (default true).
+    #[serde(default = "yes")]
+    pub native_auth: bool,
+    /// Browser origins allowed to call the API for this app.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Resource identifier (`api://…`) when the app exposes scopes.
+    pub identifier_uri: Option<String>,
+    /// Exposed scopes, short names.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+fn default_method() -> SignInMethod {
+    SignInMethod::EmailPassword
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Values resolved from the config: secrets read, required values present.
+#[derive(Debug)]
+pub struct Resolved {
+    /// Listen address.
+    pub listen: String,
+    /// Public URL, without trailing slash.
+    pub public_url: String,
+    /// Master key text.
+    pub master_key: SecretString,
+    /// Database URL.
+    pub database_url: SecretString,
+}
+
+impl Config {
+    /// Loads `file`, then applies environment overrides.
+    pub fn load(file: &Path) -> anyhow::Result<Self> {
+        if !file.exists() {
+            bail!("config file {} does not exist", file.display());
+        }
+        Figment::new()
+            .merge(Toml::file(file))
+            .merge(
+                Env::prefixed("OPENCIAM_")
+                    .split("__")
+                    .ignore(&["log", "log_format"]),
+            )
+            .extract()
+            .with_context(|| {
+                format!(
+                    "invalid configuration in {} or OPENCIAM_* variables",
+                    file.display()
+                )
+            })
+    }
+
+    /// Checks required values and reads secret files.
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let mut missing = Vec::new();
+        let public_url = self.public_url.clone().unwrap_or_default();
+        if public_url.is_empty() {
+            missing
+                .push("public_url (e.g. public_url = \"https://login.example.com\", or OPENCIAM_PUBLIC_URL)");
+        }
+        let master_key = secret_or_file(
+            &self.master_key,
+            self.master_key_file.as_deref(),
+            "master_key_file",
+        )?;
+        if master_key.is_none() {
+            missing.push("master_key or master_key_file (32 random bytes, base64: `openssl rand -base64 32`; or OPENCIAM_MASTER_KEY / OPENCIAM_MASTER_KEY_FILE)");
+        }
+        let database_url = secret_or_file(
+            &self.database.url,
+            self.database.url_file.as_deref(),
+            "database.url_file",
+        )?;
+        if database_url.is_none() {
+            missing.push(
+                "database.url (e.g. \"sqlite:///var/lib/openciam/openciam.db\", or OPENCIAM_DATABASE__URL)",
+            );
+        }
+        if !missing.is_empty() {
+            bail!(
+                "openciam cannot start; the configuration lacks:\n  - {}",
+                missing.join("\n  - ")
+            );
+        }
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            bail!("public_url must start with https:// (or http:// for local testing), got {public_url:?}");
+        }
+        Ok(Resolved {
+            listen: self.listen.clone(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            master_key: master_key.unwrap_or_else(|| SecretString::from("")),
+            database_url: database_url.unwrap_or_else(|| SecretString::from("")),
+        })
+    }
+}
+
+fn secret_or_file(
+    inline: &Option<SecretString>,
+    file: Option<&str>,
+    what: &str,
+) -> anyhow::Result<Option<SecretString>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {what} {path}"))?;
+        return Ok(Some(SecretString::from(text.trim().to_owned())));
+    }
+    Ok(inline.clone().filter(|s| !s.expose_secret().is_empty()))
+}

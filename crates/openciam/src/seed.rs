@@ -1,0 +1,123 @@
+//! The seeded demo tenant of `openciam dev`, and the declarative tenants of `openciam serve`.
+//! Both are idempotent: existing rows are left (dev) or updated to match (serve).
+
+use crate::config::TenantConfig;
+use openciam_core::admin::{AdminError, AdminService, NewApp};
+use openciam_core::ids::{ClientId, TenantId};
+use openciam_core::model::SignInMethod;
+use openciam_core::ports::Store;
+use uuid::Uuid;
+
+/// The demo tenant's fixed GUID (printed in the README).
+pub const DEMO_TENANT_ID: Uuid = Uuid::from_u128(0xde000000_0000_4000_8000_000000000001);
+/// The demo tenant's name.
+pub const DEMO_TENANT: &str = "demo";
+/// The demo app: e-mail + password, native auth.
+pub const DEMO_CLIENT_ID: Uuid = Uuid::from_u128(0x11111111_1111_1111_1111_111111111111);
+/// The demo API: exposes `api://demo/read` and `api://demo/write`.
+pub const DEMO_API_CLIENT_ID: Uuid = Uuid::from_u128(0x44444444_4444_4444_4444_444444444444);
+
+fn ok_if_exists<T>(r: Result<T, AdminError>) -> Result<(), AdminError> {
+    match r {
+        Ok(_) | Err(AdminError::AlreadyExists(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Seeds the demo tenant and its apps (no-op when present).
+pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
+    ok_if_exists(
+        admin
+            .create_tenant(DEMO_TENANT, None, Some(TenantId(DEMO_TENANT_ID)))
+            .await,
+    )?;
+    ok_if_exists(
+        admin
+            .create_app(
+                DEMO_TENANT,
+                NewApp {
+                    client_id: Some(ClientId::from_uuid(DEMO_CLIENT_ID)),
+                    display_name: "Demo app (e-mail + password)".into(),
+                    method: SignInMethod::EmailPassword,
+                    native_auth: true,
+                    cors_origins: vec![],
+                    identifier_uri: None,
+                    scopes: vec![],
+                },
+            )
+            .await,
+    )?;
+    ok_if_exists(
+        admin
+            .create_app(
+                DEMO_TENANT,
+                NewApp {
+                    client_id: Some(ClientId::from_uuid(DEMO_API_CLIENT_ID)),
+                    display_name: "Demo API".into(),
+                    method: SignInMethod::EmailPassword,
+                    native_auth: false,
+                    cors_origins: vec![],
+                    identifier_uri: Some("api://demo".into()),
+                    scopes: vec!["read".into(), "write".into()],
+                },
+            )
+            .await,
+    )?;
+    Ok(())
+}
+
+/// Creates or updates the tenants and apps named in the configuration.
+pub async fn apply_tenants(
+    admin: &AdminService,
+    store: &dyn Store,
+    tenants: &[TenantConfig],
+) -> anyhow::Result<()> {
+    for t in tenants {
+        ok_if_exists(
+            admin
+                .create_tenant(&t.name, t.domain.as_deref(), t.id.map(TenantId))
+                .await,
+        )?;
+        let tenant = admin.tenant(&t.name).await?;
+        for a in &t.apps {
+            let new = NewApp {
+                client_id: Some(ClientId::from_uuid(a.client_id)),
+                display_name: if a.display_name.is_empty() {
+                    a.client_id.to_string()
+                } else {
+                    a.display_name.clone()
+                },
+                method: a.method.clone(),
+                native_auth: a.native_auth,
+                cors_origins: a.cors_origins.clone(),
+                identifier_uri: a.identifier_uri.clone(),
+                scopes: a.scopes.clone(),
+            };
+            match admin.create_app(&t.name, new.clone()).await {
+                Ok(_) => {}
+                Err(AdminError::AlreadyExists(_)) => {
+                    let id = ClientId::from_uuid(a.client_id);
+                    let mut existing = store
+                        .app_by_client_id(&id)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("app {id} vanished"))?;
+                    if existing.tenant_id != tenant.id {
+                        anyhow::bail!(
+                            "app {id} in the configuration of tenant '{}' belongs to another tenant",
+                            t.name
+                        );
+                    }
+                    existing.display_name = new.display_name;
+                    existing.method = new.method;
+                    existing.native_auth = new.native_auth;
+                    existing.cors_origins = new.cors_origins;
+                    existing.identifier_uri = new.identifier_uri;
+                    existing.scopes = new.scopes;
+                    store.update_app(&existing).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
