@@ -14,6 +14,7 @@ pub mod directory;
 pub mod error;
 pub mod flow;
 pub mod ids;
+pub mod mail;
 pub mod model;
 pub mod ports;
 pub mod secret;
