@@ -1,1 +1,246 @@
-//! placeholder
+//! Test harness for openciam's end-to-end suites: [`TestApp::spawn`] starts a real server on
+//! `127.0.0.1:0` over a fresh SQLite database in a temporary directory, with a [`FakeClock`] the
+//! test can move, and returns a client plus helpers for the common calls.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test harness fails loudly")]
+
+use base64::Engine as _;
+use openciam::seed::{DEMO_CLIENT_ID, DEMO_TENANT};
+use openciam_core::clock::FakeClock;
+use openciam_core::crypto::MasterKey;
+use openciam_core::services::{CoreConfig, Services};
+use openciam_core::strategy::password::HasherConfig;
+use openciam_core::token::TokenConfig;
+use openciam_http::HttpConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The demo app's client id, as a string.
+pub fn demo_client() -> String {
+    DEMO_CLIENT_ID.to_string()
+}
+
+/// Options for a test server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Allow any CORS origin (dev mode). Default false, so CORS tests see real allow-lists.
+    pub cors_any_origin: bool,
+    /// Refresh-token reuse grace, seconds.
+    pub refresh_reuse_grace: u64,
+    /// Body cap, bytes.
+    pub body_limit: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { cors_any_origin: false, refresh_reuse_grace: 0, body_limit: 64 * 1024 }
+    }
+}
+
+/// A running test server.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    /// `{origin}/demo`.
+    pub base: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// Move time with `clock.advance(secs)`.
+    pub clock: Arc<FakeClock>,
+    /// The server's services (for set-up through the admin service).
+    pub services: Arc<Services>,
+    /// The data directory (a dev data dir: `openciam --data` works on it).
+    pub dir: tempfile::TempDir,
+}
+
+/// A response, parsed.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// JSON body (`Null` when empty or not JSON).
+    pub body: serde_json::Value,
+}
+
+impl Resp {
+    /// A string member of the body.
+    pub fn str(&self, key: &str) -> &str {
+        self.body[key].as_str().unwrap_or_else(|| panic!("no string '{key}' in {}", self.body))
+    }
+
+    /// `error_codes`.
+    pub fn codes(&self) -> Vec<u64> {
+        self.body["error_codes"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default()
+    }
+
+    /// A header as a string.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an Entra error: status 400, `error` and first code.
+    #[track_caller]
+    pub fn assert_error(&self, error: &str, code: u64) {
+        assert_eq!(self.status, 400, "{}", self.body);
+        assert_eq!(self.body["error"], error, "{}", self.body);
+        assert_eq!(self.codes(), vec![code], "{}", self.body);
+        let description = self.str("error_description");
+        assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
+        assert!(description.contains("\r\nTrace ID: "), "{description}");
+        assert!(self.body["trace_id"].is_string() && self.body["correlation_id"].is_string());
+    }
+
+    /// The decoded payload of a JWT member.
+    pub fn jwt_claims(&self, key: &str) -> serde_json::Value {
+        let token = self.str(key);
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
+            .unwrap()
+    }
+}
+
+impl TestApp {
+    /// A server with default options.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// A server with `options`, in a new temporary directory.
+    pub async fn spawn_with(options: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(dir, options).await
+    }
+
+    /// A server over an existing data directory (restart tests).
+    pub async fn spawn_in(dir: tempfile::TempDir, options: Options) -> Self {
+        let key_path = dir.path().join("master.key");
+        if !key_path.exists() {
+            std::fs::write(&key_path, MasterKey::generate_base64()).unwrap();
+        }
+        let master = MasterKey::from_base64(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
+        let url = openciam::cli::store_args::dev_database_url(dir.path());
+        let store = openciam::app::open_store(&url).await.unwrap();
+        let (listener, addr) = openciam::app::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{addr}");
+        let clock = Arc::new(FakeClock::default());
+        let core = CoreConfig {
+            tokens: TokenConfig {
+                public_url: origin.clone(),
+                refresh_reuse_grace: Duration::from_secs(options.refresh_reuse_grace),
+                ..TokenConfig::default()
+            },
+            hasher: HasherConfig { concurrency: 2, queue: 64 },
+            ..CoreConfig::default()
+        };
+        let http = HttpConfig {
+            cors_any_origin: options.cors_any_origin,
+            body_limit: options.body_limit,
+            ..HttpConfig::default()
+        };
+        let parts = openciam::app::build(store, clock.clone(), &master, core, http).await.unwrap();
+        openciam::seed::seed_demo(&parts.services.admin).await.unwrap();
+        tokio::spawn(openciam::app::serve(listener, parts.router));
+        Self {
+            base: format!("{origin}/{DEMO_TENANT}"),
+            origin,
+            http: reqwest::Client::new(),
+            clock,
+            services: parts.services,
+            dir,
+        }
+    }
+
+    /// POSTs a form to `{base}/{path}`.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.post_to(&format!("{}/{path}", self.base), form).await
+    }
+
+    /// POSTs a form to an absolute URL.
+    pub async fn post_to(&self, url: &str, form: &[(&str, &str)]) -> Resp {
+        read(self.http.post(url).form(form).send().await.unwrap()).await
+    }
+
+    /// GETs an absolute URL.
+    pub async fn get(&self, url: &str) -> Resp {
+        read(self.http.get(url).send().await.unwrap()).await
+    }
+
+    /// Creates a demo-tenant user with a password.
+    pub async fn create_user(&self, email: &str, password: &str) {
+        let pw = openciam_core::secret::Password::new(password);
+        self.services.admin.create_user(DEMO_TENANT, email, Some(&pw), serde_json::Map::new()).await.unwrap();
+    }
+
+    /// `initiate` + `challenge` for the demo app; returns the password-grant continuation token.
+    pub async fn password_token(&self, email: &str) -> String {
+        let client = demo_client();
+        let r = self
+            .post(
+                "oauth2/v2.0/initiate",
+                &[("client_id", &client), ("username", email), ("challenge_type", "password redirect")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let ct = r.str("continuation_token").to_owned();
+        let r = self
+            .post(
+                "oauth2/v2.0/challenge",
+                &[("client_id", &client), ("continuation_token", &ct), ("challenge_type", "password redirect")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["challenge_type"], "password");
+        r.str("continuation_token").to_owned()
+    }
+
+    /// The password grant with `ct`.
+    pub async fn token_password(&self, ct: &str, password: &str, scope: &str) -> Resp {
+        let client = demo_client();
+        self.post(
+            "oauth2/v2.0/token",
+            &[
+                ("client_id", &client),
+                ("continuation_token", ct),
+                ("grant_type", "password"),
+                ("password", password),
+                ("scope", scope),
+                ("client_info", "1"),
+            ],
+        )
+        .await
+    }
+
+    /// A full password sign-in; asserts success.
+    pub async fn sign_in(&self, email: &str, password: &str, scope: &str) -> Resp {
+        let ct = self.password_token(email).await;
+        let r = self.token_password(&ct, password, scope).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
+    }
+
+    /// The refresh grant for the demo app.
+    pub async fn refresh(&self, refresh_token: &str, scope: &str) -> Resp {
+        let client = demo_client();
+        self.post(
+            "oauth2/v2.0/token",
+            &[
+                ("client_id", &client),
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("scope", scope),
+                ("client_info", "1"),
+            ],
+        )
+        .await
+    }
+}
+
+async fn read(response: reqwest::Response) -> Resp {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    Resp { status, headers, body }
+}
