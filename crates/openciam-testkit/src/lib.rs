@@ -2,7 +2,11 @@
 //! `127.0.0.1:0` over a fresh SQLite database in a temporary directory, with a [`FakeClock`] the
 //! test can move, and returns a client plus helpers for the common calls.
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test harness fails loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test harness fails loudly"
+)]
 
 use base64::Engine as _;
 use openciam::seed::{DEMO_CLIENT_ID, DEMO_TENANT};
@@ -33,7 +37,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { cors_any_origin: false, refresh_reuse_grace: 0, body_limit: 64 * 1024 }
+        Self {
+            cors_any_origin: false,
+            refresh_reuse_grace: 0,
+            body_limit: 64 * 1024,
+        }
     }
 }
 
@@ -67,12 +75,17 @@ pub struct Resp {
 impl Resp {
     /// A string member of the body.
     pub fn str(&self, key: &str) -> &str {
-        self.body[key].as_str().unwrap_or_else(|| panic!("no string '{key}' in {}", self.body))
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string '{key}' in {}", self.body))
     }
 
     /// `error_codes`.
     pub fn codes(&self) -> Vec<u64> {
-        self.body["error_codes"].as_array().map(|a| a.iter().filter_map(|v| v.as_u64()).collect()).unwrap_or_default()
+        self.body["error_codes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
+            .unwrap_or_default()
     }
 
     /// A header as a string.
@@ -87,7 +100,10 @@ impl Resp {
         assert_eq!(self.body["error"], error, "{}", self.body);
         assert_eq!(self.codes(), vec![code], "{}", self.body);
         let description = self.str("error_description");
-        assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
+        assert!(
+            description.starts_with(&format!("AADSTS{code}: ")),
+            "{description}"
+        );
         assert!(description.contains("\r\nTrace ID: "), "{description}");
         assert!(self.body["trace_id"].is_string() && self.body["correlation_id"].is_string());
     }
@@ -96,8 +112,12 @@ impl Resp {
     pub fn jwt_claims(&self, key: &str) -> serde_json::Value {
         let token = self.str(key);
         let payload = token.split('.').nth(1).unwrap();
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
-            .unwrap()
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
     }
 }
 
@@ -131,7 +151,10 @@ impl TestApp {
                 refresh_reuse_grace: Duration::from_secs(options.refresh_reuse_grace),
                 ..TokenConfig::default()
             },
-            hasher: HasherConfig { concurrency: 2, queue: 64 },
+            hasher: HasherConfig {
+                concurrency: 2,
+                queue: 64,
+            },
             ..CoreConfig::default()
         };
         let http = HttpConfig {
@@ -139,7 +162,9 @@ impl TestApp {
             body_limit: options.body_limit,
             ..HttpConfig::default()
         };
-        let parts = openciam::app::build(store, clock.clone(), &master, core, http).await.unwrap();
+        let parts = openciam::app::build(store, clock.clone(), &master, core, http)
+            .await
+            .unwrap();
         openciam::seed::seed_demo(&parts.services.admin).await.unwrap();
         tokio::spawn(openciam::app::serve(listener, parts.router));
         Self {
@@ -170,7 +195,11 @@ impl TestApp {
     /// Creates a demo-tenant user with a password.
     pub async fn create_user(&self, email: &str, password: &str) {
         let pw = openciam_core::secret::Password::new(password);
-        self.services.admin.create_user(DEMO_TENANT, email, Some(&pw), serde_json::Map::new()).await.unwrap();
+        self.services
+            .admin
+            .create_user(DEMO_TENANT, email, Some(&pw), serde_json::Map::new())
+            .await
+            .unwrap();
     }
 
     /// `initiate` + `challenge` for the demo app; returns the password-grant continuation token.
@@ -179,7 +208,11 @@ impl TestApp {
         let r = self
             .post(
                 "oauth2/v2.0/initiate",
-                &[("client_id", &client), ("username", email), ("challenge_type", "password redirect")],
+                &[
+                    ("client_id", &client),
+                    ("username", email),
+                    ("challenge_type", "password redirect"),
+                ],
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -187,7 +220,11 @@ impl TestApp {
         let r = self
             .post(
                 "oauth2/v2.0/challenge",
-                &[("client_id", &client), ("continuation_token", &ct), ("challenge_type", "password redirect")],
+                &[
+                    ("client_id", &client),
+                    ("continuation_token", &ct),
+                    ("challenge_type", "password redirect"),
+                ],
             )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -242,5 +279,9 @@ async fn read(response: reqwest::Response) -> Resp {
     let headers = response.headers().clone();
     let bytes = response.bytes().await.unwrap();
     let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }

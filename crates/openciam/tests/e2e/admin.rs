@@ -10,24 +10,58 @@ fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
     let data = app.dir.path().to_str().unwrap();
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--data", data]);
-    Command::new(BIN).args(&all).env("OPENCIAM_LOG", "warn").output().unwrap()
+    Command::new(BIN)
+        .args(&all)
+        .env("OPENCIAM_LOG", "warn")
+        .output()
+        .unwrap()
 }
 
 #[track_caller]
 fn ok(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test]
 async fn cli_users_work_against_a_running_server() {
     let app = TestApp::spawn().await;
-    ok(&cli(&app, &["user", "create", "--tenant", "demo", "--email", "Cli@Example.com", "--password", "Cli-Pass-123", "--attr", "displayName=Cli User"]));
+    ok(&cli(
+        &app,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "demo",
+            "--email",
+            "Cli@Example.com",
+            "--password",
+            "Cli-Pass-123",
+            "--attr",
+            "displayName=Cli User",
+        ],
+    ));
     let r = app.sign_in("cli@example.com", "Cli-Pass-123", "openid").await;
     assert_eq!(r.jwt_claims("id_token")["name"], "Cli User");
     let rt = r.str("refresh_token").to_owned();
 
-    let dup = cli(&app, &["user", "create", "--tenant", "demo", "--email", "cli@EXAMPLE.com", "--password", "x"]);
+    let dup = cli(
+        &app,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "demo",
+            "--email",
+            "cli@EXAMPLE.com",
+            "--password",
+            "x",
+        ],
+    );
     assert!(!dup.status.success());
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
 
@@ -35,31 +69,79 @@ async fn cli_users_work_against_a_running_server() {
     assert!(listed.contains("Cli@Example.com"));
     assert!(!listed.contains("argon2"), "hashes are never printed");
 
-    ok(&cli(&app, &["user", "disable", "--tenant", "demo", "--email", "cli@example.com"]));
-    app.refresh(&rt, "openid").await.assert_error("invalid_grant", 50173);
+    ok(&cli(
+        &app,
+        &[
+            "user",
+            "disable",
+            "--tenant",
+            "demo",
+            "--email",
+            "cli@example.com",
+        ],
+    ));
+    app.refresh(&rt, "openid")
+        .await
+        .assert_error("invalid_grant", 50173);
     let ct = app.password_token("cli@example.com").await;
-    app.token_password(&ct, "Cli-Pass-123", "openid").await.assert_error("invalid_grant", 50057);
-    ok(&cli(&app, &["user", "enable", "--tenant", "demo", "--email", "cli@example.com"]));
-    assert_eq!(app.token_password(&ct, "Cli-Pass-123", "openid").await.status, 200);
+    app.token_password(&ct, "Cli-Pass-123", "openid")
+        .await
+        .assert_error("invalid_grant", 50057);
+    ok(&cli(
+        &app,
+        &["user", "enable", "--tenant", "demo", "--email", "cli@example.com"],
+    ));
+    assert_eq!(
+        app.token_password(&ct, "Cli-Pass-123", "openid").await.status,
+        200
+    );
 
     let mut child = Command::new(BIN)
-        .args(["user", "set-password", "--tenant", "demo", "--email", "cli@example.com", "--password-stdin", "--data"])
+        .args([
+            "user",
+            "set-password",
+            "--tenant",
+            "demo",
+            "--email",
+            "cli@example.com",
+            "--password-stdin",
+            "--data",
+        ])
         .arg(app.dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"New-Cli-Pass-456\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"New-Cli-Pass-456\n")
+        .unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
     let ct = app.password_token("cli@example.com").await;
-    app.token_password(&ct, "Cli-Pass-123", "openid").await.assert_error("invalid_grant", 50126);
+    app.token_password(&ct, "Cli-Pass-123", "openid")
+        .await
+        .assert_error("invalid_grant", 50126);
     let r = app.token_password(&ct, "New-Cli-Pass-456", "openid").await;
     assert_eq!(r.status, 200);
 
-    let out = ok(&cli(&app, &["user", "revoke-sessions", "--tenant", "demo", "--email", "cli@example.com"]));
+    let out = ok(&cli(
+        &app,
+        &[
+            "user",
+            "revoke-sessions",
+            "--tenant",
+            "demo",
+            "--email",
+            "cli@example.com",
+        ],
+    ));
     assert!(out.contains("revoked 1"), "{out}");
-    app.refresh(r.str("refresh_token"), "openid").await.assert_error("invalid_grant", 50173);
+    app.refresh(r.str("refresh_token"), "openid")
+        .await
+        .assert_error("invalid_grant", 50173);
 }
 
 #[tokio::test]
@@ -68,14 +150,42 @@ async fn cli_tenants_and_apps() {
     let out = ok(&cli(&app, &["tenant", "create", "--name", "contoso"]));
     assert!(out.contains("contoso.onmicrosoft.com"));
     assert!(ok(&cli(&app, &["tenant", "list"])).contains("demo"));
-    let out = ok(&cli(&app, &["app", "create", "--tenant", "contoso", "--name", "Shop", "--cors-origin", "https://shop.example"]));
+    let out = ok(&cli(
+        &app,
+        &[
+            "app",
+            "create",
+            "--tenant",
+            "contoso",
+            "--name",
+            "Shop",
+            "--cors-origin",
+            "https://shop.example",
+        ],
+    ));
     let client = out.split_whitespace().next().unwrap().to_owned();
     assert!(ok(&cli(&app, &["app", "list", "--tenant", "contoso"])).contains(&client));
-    ok(&cli(&app, &["user", "create", "--tenant", "contoso", "--email", "z@example.com", "--password", "Zed-Pass-123"]));
+    ok(&cli(
+        &app,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "contoso",
+            "--email",
+            "z@example.com",
+            "--password",
+            "Zed-Pass-123",
+        ],
+    ));
     let r = app
         .post_to(
             &format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/initiate", app.origin),
-            &[("client_id", &client), ("username", "z@example.com"), ("challenge_type", "password redirect")],
+            &[
+                ("client_id", &client),
+                ("username", "z@example.com"),
+                ("challenge_type", "password redirect"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -107,7 +217,10 @@ fn dev_prints_its_urls_and_client_id() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
 
@@ -115,8 +228,17 @@ fn dev_prints_its_urls_and_client_id() {
 fn serve_refuses_to_start_without_required_settings() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("openciam.toml");
-    std::fs::write(&config, "listen = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://x.db\"\n").unwrap();
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).env_remove("OPENCIAM_MASTER_KEY").output().unwrap();
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://x.db\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("OPENCIAM_MASTER_KEY")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("master_key"), "{err}");
@@ -162,6 +284,10 @@ fn serve_starts_from_config_with_env_and_file_secrets() {
     let _ = child.wait();
     assert!(found, "serve did not start");
     // The declared tenant and app exist.
-    let out = Command::new(BIN).args(["app", "list", "--tenant", "contoso", "--config"]).arg(&config).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["app", "list", "--tenant", "contoso", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("aaaaaaaa-0000-4000-8000-000000000001"));
 }

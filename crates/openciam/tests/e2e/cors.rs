@@ -19,17 +19,32 @@ async fn setup() -> (TestApp, String) {
         identifier_uri: None,
         scopes: vec![],
     };
-    let a = app.services.admin.create_app("demo", mk("web", GOOD)).await.unwrap();
-    app.services.admin.create_app("demo", mk("other", OTHER_APP_ORIGIN)).await.unwrap();
+    let a = app
+        .services
+        .admin
+        .create_app("demo", mk("web", GOOD))
+        .await
+        .unwrap();
+    app.services
+        .admin
+        .create_app("demo", mk("other", OTHER_APP_ORIGIN))
+        .await
+        .unwrap();
     (app, a.client_id.to_string())
 }
 
 async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
     app.http
-        .request(reqwest::Method::OPTIONS, format!("{}/oauth2/v2.0/initiate", app.base))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/oauth2/v2.0/initiate", app.base),
+        )
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type,client-request-id,x-client-sku,x-app-custom")
+        .header(
+            "access-control-request-headers",
+            "content-type,client-request-id,x-client-sku,x-app-custom",
+        )
         .send()
         .await
         .unwrap()
@@ -42,11 +57,24 @@ async fn preflight_uses_the_tenant_union() {
         let r = preflight(&app, origin).await;
         assert_eq!(r.status(), 204);
         assert_eq!(r.headers()["access-control-allow-origin"], origin);
-        let allowed = r.headers()["access-control-allow-headers"].to_str().unwrap().to_owned();
-        for h in ["content-type", "client-request-id", "x-client-sku", "x-app-custom"] {
+        let allowed = r.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for h in [
+            "content-type",
+            "client-request-id",
+            "x-client-sku",
+            "x-app-custom",
+        ] {
             assert!(allowed.contains(h), "{allowed}");
         }
-        assert!(r.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+        assert!(
+            r.headers()["access-control-allow-methods"]
+                .to_str()
+                .unwrap()
+                .contains("POST")
+        );
     }
     let r = preflight(&app, EVIL).await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
@@ -56,7 +84,11 @@ async fn initiate_from(app: &TestApp, origin: &str, client: &str) -> reqwest::Re
     app.http
         .post(format!("{}/oauth2/v2.0/initiate", app.base))
         .header("origin", origin)
-        .form(&[("client_id", client), ("username", "nobody@example.com"), ("challenge_type", "password redirect")])
+        .form(&[
+            ("client_id", client),
+            ("username", "nobody@example.com"),
+            ("challenge_type", "password redirect"),
+        ])
         .send()
         .await
         .unwrap()
@@ -99,7 +131,11 @@ async fn errors_before_the_app_is_known_use_the_tenant_union() {
 
 #[tokio::test]
 async fn dev_mode_allows_any_origin() {
-    let app = TestApp::spawn_with(Options { cors_any_origin: true, ..Options::default() }).await;
+    let app = TestApp::spawn_with(Options {
+        cors_any_origin: true,
+        ..Options::default()
+    })
+    .await;
     let r = preflight(&app, EVIL).await;
     assert_eq!(r.headers()["access-control-allow-origin"], EVIL);
     let r = initiate_from(&app, EVIL, &openciam_testkit::demo_client()).await;

@@ -13,14 +13,21 @@ async fn raw(app: &TestApp, path: &str, content_type: Option<&str>, body: impl I
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(serde_json::Value::Null);
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 #[tokio::test]
 async fn media_type_is_compared_case_insensitively_with_parameters() {
     let app = TestApp::spawn().await;
     app.create_user("ana@example.com", PW).await;
-    let body = format!("client_id={}&username=ana%40example.com&challenge_type=password%20redirect", demo_client());
+    let body = format!(
+        "client_id={}&username=ana%40example.com&challenge_type=password%20redirect",
+        demo_client()
+    );
     for ct in [
         "application/x-www-form-urlencoded",
         "application/x-www-form-urlencoded;charset=utf-8",
@@ -29,8 +36,21 @@ async fn media_type_is_compared_case_insensitively_with_parameters() {
         let r = raw(&app, "oauth2/v2.0/initiate", Some(ct), body.clone()).await;
         assert_eq!(r.status, 200, "{ct}: {}", r.body);
     }
-    let plus = format!("client_id={}&username=ana%40example.com&challenge_type=password+redirect", demo_client());
-    assert_eq!(raw(&app, "oauth2/v2.0/initiate", Some("application/x-www-form-urlencoded"), plus).await.status, 200);
+    let plus = format!(
+        "client_id={}&username=ana%40example.com&challenge_type=password+redirect",
+        demo_client()
+    );
+    assert_eq!(
+        raw(
+            &app,
+            "oauth2/v2.0/initiate",
+            Some("application/x-www-form-urlencoded"),
+            plus
+        )
+        .await
+        .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -39,7 +59,10 @@ async fn non_form_bodies_are_refused_clearly() {
     let json = format!(r#"{{"client_id":"{}"}}"#, demo_client());
     let r = raw(&app, "oauth2/v2.0/initiate", Some("application/json"), json).await;
     r.assert_error("invalid_request", 900144);
-    assert!(r.str("error_description").contains("application/x-www-form-urlencoded"));
+    assert!(
+        r.str("error_description")
+            .contains("application/x-www-form-urlencoded")
+    );
     let r = raw(&app, "oauth2/v2.0/initiate", None, "client_id=x").await;
     r.assert_error("invalid_request", 900144);
 }
@@ -48,7 +71,10 @@ async fn non_form_bodies_are_refused_clearly() {
 async fn unknown_parameters_are_ignored_and_duplicates_refused() {
     let app = TestApp::spawn().await;
     app.create_user("ben@example.com", PW).await;
-    let url = format!("{}/oauth2/v2.0/initiate?dc=ESTS-PUB&client_id=ignored-in-query", app.base);
+    let url = format!(
+        "{}/oauth2/v2.0/initiate?dc=ESTS-PUB&client_id=ignored-in-query",
+        app.base
+    );
     let r = app
         .post_to(
             &url,
@@ -102,9 +128,19 @@ async fn client_info_accepts_true() {
 
 #[tokio::test]
 async fn oversized_bodies_are_400_with_an_envelope() {
-    let app = TestApp::spawn_with(Options { body_limit: 1024, ..Options::default() }).await;
+    let app = TestApp::spawn_with(Options {
+        body_limit: 1024,
+        ..Options::default()
+    })
+    .await;
     let big = format!("client_id={}&username={}", demo_client(), "a".repeat(2048));
-    let r = raw(&app, "oauth2/v2.0/initiate", Some("application/x-www-form-urlencoded"), big).await;
+    let r = raw(
+        &app,
+        "oauth2/v2.0/initiate",
+        Some("application/x-www-form-urlencoded"),
+        big,
+    )
+    .await;
     r.assert_error("invalid_request", 90011);
     // Chunked (no Content-Length) is capped too: written by hand over TCP.
     let response = chunked_post(&app, 4096).await;
@@ -123,7 +159,11 @@ async fn chunked_post(app: &TestApp, size: usize) -> String {
     let chunk = "a".repeat(512);
     for _ in 0..size / 512 {
         // The server may answer and close before reading everything.
-        if tcp.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes()).await.is_err() {
+        if tcp
+            .write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes())
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -140,12 +180,30 @@ async fn garbage_never_yields_a_5xx() {
         vec![0xff, 0xfe, 0x00, 0x80],
         b"%%%&&&===".to_vec(),
         b"client_id=%ZZ&grant_type=%".to_vec(),
-        format!("client_id={}&continuation_token=%00%0d%0a&grant_type=password", demo_client()).into_bytes(),
-        format!("client_id={}&grant_type=refresh_token&refresh_token=\u{1F600}", demo_client()).into_bytes(),
+        format!(
+            "client_id={}&continuation_token=%00%0d%0a&grant_type=password",
+            demo_client()
+        )
+        .into_bytes(),
+        format!(
+            "client_id={}&grant_type=refresh_token&refresh_token=\u{1F600}",
+            demo_client()
+        )
+        .into_bytes(),
     ];
-    for path in ["oauth2/v2.0/initiate", "oauth2/v2.0/challenge", "oauth2/v2.0/token"] {
+    for path in [
+        "oauth2/v2.0/initiate",
+        "oauth2/v2.0/challenge",
+        "oauth2/v2.0/token",
+    ] {
         for body in &bodies {
-            let r = raw(&app, path, Some("application/x-www-form-urlencoded"), body.clone()).await;
+            let r = raw(
+                &app,
+                path,
+                Some("application/x-www-form-urlencoded"),
+                body.clone(),
+            )
+            .await;
             assert_eq!(r.status, 400, "{path} {body:?}: {}", r.body);
             assert!(r.body["error"].is_string());
         }
@@ -163,14 +221,28 @@ async fn correlation_ids_are_echoed() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["client-request-id"], "6b0f2c9e-3a41-4d8e-a7c2-1f5e9d3b7c44");
-    assert_eq!(r.headers()["x-ms-request-id"], "6b0f2c9e-3a41-4d8e-a7c2-1f5e9d3b7c44");
+    assert_eq!(
+        r.headers()["client-request-id"],
+        "6b0f2c9e-3a41-4d8e-a7c2-1f5e9d3b7c44"
+    );
+    assert_eq!(
+        r.headers()["x-ms-request-id"],
+        "6b0f2c9e-3a41-4d8e-a7c2-1f5e9d3b7c44"
+    );
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["correlation_id"], "6b0f2c9e-3a41-4d8e-a7c2-1f5e9d3b7c44");
-    assert!(body["error_description"].as_str().unwrap().contains("Correlation ID: 6b0f2c9e-3a41-4d8e-a7c2-1f5e9d3b7c44"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Correlation ID: 6b0f2c9e-3a41-4d8e-a7c2-1f5e9d3b7c44")
+    );
     // From the query string (MSAL.js refresh requests), else generated.
     let r = app
-        .post_to(&format!("{}/oauth2/v2.0/token?client-request-id=q-123", app.base), &[("client_id", "bad")])
+        .post_to(
+            &format!("{}/oauth2/v2.0/token?client-request-id=q-123", app.base),
+            &[("client_id", "bad")],
+        )
         .await;
     assert_eq!(r.header("client-request-id"), Some("q-123"));
     assert_eq!(r.body["correlation_id"], "q-123");

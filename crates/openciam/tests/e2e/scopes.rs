@@ -28,16 +28,29 @@ async fn unknown_scopes_are_invalid_scope_and_do_not_burn_the_token() {
     let app = TestApp::spawn().await;
     app.create_user("bea@example.com", PW).await;
     let ct = app.password_token("bea@example.com").await;
-    app.token_password(&ct, PW, "openid api://demo/delete").await.assert_error("invalid_scope", 70011);
-    app.token_password(&ct, PW, "api://other/read").await.assert_error("invalid_scope", 70011);
-    assert_eq!(app.token_password(&ct, PW, "openid api://demo/write").await.status, 200);
+    app.token_password(&ct, PW, "openid api://demo/delete")
+        .await
+        .assert_error("invalid_scope", 70011);
+    app.token_password(&ct, PW, "api://other/read")
+        .await
+        .assert_error("invalid_scope", 70011);
+    assert_eq!(
+        app.token_password(&ct, PW, "openid api://demo/write")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn refresh_can_ask_for_a_resource_scope() {
     let app = TestApp::spawn().await;
     app.create_user("cal@example.com", PW).await;
-    let rt = app.sign_in("cal@example.com", PW, "openid").await.str("refresh_token").to_owned();
+    let rt = app
+        .sign_in("cal@example.com", PW, "openid")
+        .await
+        .str("refresh_token")
+        .to_owned();
     let r = app.refresh(&rt, "api://demo/write offline_access").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.jwt_claims("access_token")["aud"], API);

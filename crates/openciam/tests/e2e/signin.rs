@@ -9,18 +9,31 @@ const PW: &str = "Correct-Horse-9";
 async fn password_sign_in_issues_every_token_member() {
     let app = TestApp::spawn().await;
     app.create_user("Alice@Example.com", PW).await;
-    let r = app.sign_in("alice@example.COM", PW, "openid offline_access").await;
+    let r = app
+        .sign_in("alice@example.COM", PW, "openid offline_access")
+        .await;
     assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
     assert_eq!(r.body["token_type"], "Bearer");
     assert!(r.body["expires_in"].as_u64().unwrap() > 0);
-    for member in ["access_token", "refresh_token", "id_token", "client_info", "scope"] {
+    for member in [
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_info",
+        "scope",
+    ] {
         assert!(!r.str(member).is_empty(), "{member}");
     }
     let id = r.jwt_claims("id_token");
-    assert_eq!(id["preferred_username"], "Alice@Example.com", "display form as typed at creation");
+    assert_eq!(
+        id["preferred_username"], "Alice@Example.com",
+        "display form as typed at creation"
+    );
     assert_eq!(id["aud"], demo_client());
     let info: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(r.str("client_info")).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(r.str("client_info"))
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(info["uid"], id["oid"]);
@@ -53,7 +66,11 @@ async fn unknown_user_is_user_not_found() {
     let r = app
         .post(
             "oauth2/v2.0/initiate",
-            &[("client_id", &demo_client()), ("username", "ghost@example.com"), ("challenge_type", "password redirect")],
+            &[
+                ("client_id", &demo_client()),
+                ("username", "ghost@example.com"),
+                ("challenge_type", "password redirect"),
+            ],
         )
         .await;
     r.assert_error("user_not_found", 50034);
@@ -63,10 +80,18 @@ async fn unknown_user_is_user_not_found() {
 async fn disabled_user_gets_50057_only_after_the_right_password() {
     let app = TestApp::spawn().await;
     app.create_user("carol@example.com", PW).await;
-    app.services.admin.set_disabled("demo", "carol@example.com", true).await.unwrap();
+    app.services
+        .admin
+        .set_disabled("demo", "carol@example.com", true)
+        .await
+        .unwrap();
     let ct = app.password_token("carol@example.com").await;
-    app.token_password(&ct, "wrong", "openid").await.assert_error("invalid_grant", 50126);
-    app.token_password(&ct, PW, "openid").await.assert_error("invalid_grant", 50057);
+    app.token_password(&ct, "wrong", "openid")
+        .await
+        .assert_error("invalid_grant", 50126);
+    app.token_password(&ct, PW, "openid")
+        .await
+        .assert_error("invalid_grant", 50057);
 }
 
 #[tokio::test]
@@ -78,15 +103,24 @@ async fn challenge_type_lists_are_checked() {
         async move {
             app.post(
                 "oauth2/v2.0/initiate",
-                &[("client_id", &demo_client()), ("username", "dave@example.com"), ("challenge_type", types)],
+                &[
+                    ("client_id", &demo_client()),
+                    ("username", "dave@example.com"),
+                    ("challenge_type", types),
+                ],
             )
             .await
         }
     };
-    initiate("password oob").await.assert_error("unsupported_challenge_type", 901007);
+    initiate("password oob")
+        .await
+        .assert_error("unsupported_challenge_type", 901007);
     let r = initiate("password sms redirect").await;
     assert_eq!(r.body["error"], "invalid_request");
-    assert!(r.str("error_description").contains("The challenge_type list parameter contains an unsupported challenge type"));
+    assert!(
+        r.str("error_description")
+            .contains("The challenge_type list parameter contains an unsupported challenge type")
+    );
     let r = initiate("oob redirect").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["challenge_type"], "redirect");
@@ -103,11 +137,18 @@ async fn bad_usernames_carry_the_phrase_clients_match() {
         let r = app
             .post(
                 "oauth2/v2.0/initiate",
-                &[("client_id", &demo_client()), ("username", username), ("challenge_type", "password redirect")],
+                &[
+                    ("client_id", &demo_client()),
+                    ("username", username),
+                    ("challenge_type", "password redirect"),
+                ],
             )
             .await;
         r.assert_error("invalid_request", 90100);
-        assert!(r.str("error_description").contains("username parameter is empty or not valid"));
+        assert!(
+            r.str("error_description")
+                .contains("username parameter is empty or not valid")
+        );
     }
 }
 
@@ -119,7 +160,11 @@ async fn client_errors() {
         async move {
             app.post(
                 "oauth2/v2.0/initiate",
-                &[("client_id", client), ("username", "x@example.com"), ("challenge_type", "password redirect")],
+                &[
+                    ("client_id", client),
+                    ("username", "x@example.com"),
+                    ("challenge_type", "password redirect"),
+                ],
             )
             .await
         }
@@ -131,7 +176,12 @@ async fn client_errors() {
     assert_eq!(r.body["suberror"], "nativeauthapi_disabled");
     let r = initiate("not-a-guid").await;
     r.assert_error("invalid_request", 90100);
-    assert!(r.str("error_description").contains("client_id parameter is empty or not valid"));
-    let r = app.post("oauth2/v2.0/initiate", &[("username", "x@example.com")]).await;
+    assert!(
+        r.str("error_description")
+            .contains("client_id parameter is empty or not valid")
+    );
+    let r = app
+        .post("oauth2/v2.0/initiate", &[("username", "x@example.com")])
+        .await;
     r.assert_error("invalid_request", 90100);
 }

@@ -15,7 +15,11 @@ async fn every_path_form_is_one_tenant() {
         let r = app
             .post_to(
                 &format!("{}/{segment}/oauth2/v2.0/initiate", app.origin),
-                &[("client_id", &demo_client()), ("username", "ada@example.com"), ("challenge_type", "password redirect")],
+                &[
+                    ("client_id", &demo_client()),
+                    ("username", "ada@example.com"),
+                    ("challenge_type", "password redirect"),
+                ],
             )
             .await;
         assert_eq!(r.status, 200, "{segment}: {}", r.body);
@@ -25,7 +29,12 @@ async fn every_path_form_is_one_tenant() {
     let r = app
         .post_to(
             &format!("{}/{DEMO_GUID}/oauth2/v2.0/token", app.origin),
-            &[("client_id", &demo_client()), ("continuation_token", &ct), ("grant_type", "password"), ("password", PW)],
+            &[
+                ("client_id", &demo_client()),
+                ("continuation_token", &ct),
+                ("grant_type", "password"),
+                ("password", PW),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -37,7 +46,11 @@ async fn unknown_tenant_is_90002() {
     let r = app
         .post_to(
             &format!("{}/nowhere/oauth2/v2.0/initiate", app.origin),
-            &[("client_id", &demo_client()), ("username", "a@example.com"), ("challenge_type", "password redirect")],
+            &[
+                ("client_id", &demo_client()),
+                ("username", "a@example.com"),
+                ("challenge_type", "password redirect"),
+            ],
         )
         .await;
     r.assert_error("invalid_request", 90002);
@@ -68,13 +81,20 @@ async fn tenants_are_isolated() {
     // The same address in two tenants is two users with their own passwords.
     app.create_user("same@example.com", PW).await;
     let pw2 = openciam_core::secret::Password::new("Other-Tenant-Pass-1");
-    admin.create_user("other", "same@example.com", Some(&pw2), serde_json::Map::new()).await.unwrap();
+    admin
+        .create_user("other", "same@example.com", Some(&pw2), serde_json::Map::new())
+        .await
+        .unwrap();
     let initiate = |tenant: &'static str, client: String| {
         let app = &app;
         async move {
             app.post_to(
                 &format!("{}/{tenant}/oauth2/v2.0/initiate", app.origin),
-                &[("client_id", &client), ("username", "same@example.com"), ("challenge_type", "password redirect")],
+                &[
+                    ("client_id", &client),
+                    ("username", "same@example.com"),
+                    ("challenge_type", "password redirect"),
+                ],
             )
             .await
         }
@@ -84,11 +104,18 @@ async fn tenants_are_isolated() {
     r.assert_error("unauthorized_client", 700016);
     assert!(r.str("error_description").contains("another tenant"));
     // A token of tenant "other" is refused under "demo" even with a valid demo client.
-    let ct = initiate("other", other_client.clone()).await.str("continuation_token").to_owned();
+    let ct = initiate("other", other_client.clone())
+        .await
+        .str("continuation_token")
+        .to_owned();
     let r = app
         .post(
             "oauth2/v2.0/challenge",
-            &[("client_id", &demo_client()), ("continuation_token", &ct), ("challenge_type", "password redirect")],
+            &[
+                ("client_id", &demo_client()),
+                ("continuation_token", &ct),
+                ("challenge_type", "password redirect"),
+            ],
         )
         .await;
     r.assert_error("invalid_request", 55200);
@@ -96,7 +123,11 @@ async fn tenants_are_isolated() {
     let r = app
         .post_to(
             &format!("{}/other/oauth2/v2.0/challenge", app.origin),
-            &[("client_id", &other_client), ("continuation_token", &ct), ("challenge_type", "password redirect")],
+            &[
+                ("client_id", &other_client),
+                ("continuation_token", &ct),
+                ("challenge_type", "password redirect"),
+            ],
         )
         .await;
     let pct = r.str("continuation_token").to_owned();
@@ -107,7 +138,12 @@ async fn tenants_are_isolated() {
         async move {
             app.post_to(
                 &format!("{}/other/oauth2/v2.0/token", app.origin),
-                &[("client_id", &client), ("continuation_token", &pct), ("grant_type", "password"), ("password", pw)],
+                &[
+                    ("client_id", &client),
+                    ("continuation_token", &pct),
+                    ("grant_type", "password"),
+                    ("password", pw),
+                ],
             )
             .await
         }

@@ -10,7 +10,11 @@ async fn initiate(app: &TestApp, client: &str, email: &str) -> String {
     let r = app
         .post(
             "oauth2/v2.0/initiate",
-            &[("client_id", client), ("username", email), ("challenge_type", "password redirect")],
+            &[
+                ("client_id", client),
+                ("username", email),
+                ("challenge_type", "password redirect"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -31,7 +35,11 @@ async fn a_token_used_at_the_wrong_step_names_where_it_belongs() {
     let r = app
         .post(
             "oauth2/v2.0/challenge",
-            &[("client_id", &demo_client()), ("continuation_token", &ct), ("challenge_type", "password redirect")],
+            &[
+                ("client_id", &demo_client()),
+                ("continuation_token", &ct),
+                ("challenge_type", "password redirect"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -49,7 +57,10 @@ async fn a_token_used_at_the_wrong_step_names_where_it_belongs() {
         )
         .await;
     r.assert_error("invalid_request", 55200);
-    assert!(r.str("error_description").contains("belongs to oauth2/v2.0/token with grant_type=password"));
+    assert!(
+        r.str("error_description")
+            .contains("belongs to oauth2/v2.0/token with grant_type=password")
+    );
 }
 
 #[tokio::test]
@@ -58,7 +69,11 @@ async fn advancing_kills_earlier_tokens() {
     app.create_user("fay@example.com", PW).await;
     let ct = initiate(&app, &demo_client(), "fay@example.com").await;
     let client = demo_client();
-    let form = [("client_id", client.as_str()), ("continuation_token", &ct), ("challenge_type", "password redirect")];
+    let form = [
+        ("client_id", client.as_str()),
+        ("continuation_token", &ct),
+        ("challenge_type", "password redirect"),
+    ];
     assert_eq!(app.post("oauth2/v2.0/challenge", &form).await.status, 200);
     let r = app.post("oauth2/v2.0/challenge", &form).await;
     r.assert_error("invalid_request", 55200);
@@ -71,9 +86,13 @@ async fn expired_tokens_are_expired_token_552003() {
     app.create_user("gil@example.com", PW).await;
     let ct = app.password_token("gil@example.com").await;
     app.clock.advance(599);
-    app.token_password(&ct, "wrong", "openid").await.assert_error("invalid_grant", 50126);
+    app.token_password(&ct, "wrong", "openid")
+        .await
+        .assert_error("invalid_grant", 50126);
     app.clock.advance(2);
-    app.token_password(&ct, PW, "openid").await.assert_error("expired_token", 552003);
+    app.token_password(&ct, PW, "openid")
+        .await
+        .assert_error("expired_token", 552003);
 }
 
 #[tokio::test]
@@ -85,7 +104,9 @@ async fn tampered_and_foreign_tokens_are_refused() {
     flipped[5] = if flipped[5] == b'A' { b'B' } else { b'A' };
     let flipped = String::from_utf8(flipped).unwrap();
     for bad in [flipped.as_str(), &ct[..20], "garbage", &"x".repeat(4000)] {
-        app.token_password(bad, PW, "openid").await.assert_error("invalid_request", 55200);
+        app.token_password(bad, PW, "openid")
+            .await
+            .assert_error("invalid_request", 55200);
     }
     // Another app of the same tenant cannot continue the flow.
     let other = app
@@ -128,7 +149,11 @@ async fn missing_token_and_password_are_named() {
     let r = app
         .post(
             "oauth2/v2.0/token",
-            &[("client_id", &demo_client()), ("grant_type", "password"), ("password", "x")],
+            &[
+                ("client_id", &demo_client()),
+                ("grant_type", "password"),
+                ("password", "x"),
+            ],
         )
         .await;
     r.assert_error("invalid_request", 900144);
@@ -138,7 +163,11 @@ async fn missing_token_and_password_are_named() {
     let r = app
         .post(
             "oauth2/v2.0/token",
-            &[("client_id", &demo_client()), ("grant_type", "password"), ("continuation_token", &ct)],
+            &[
+                ("client_id", &demo_client()),
+                ("grant_type", "password"),
+                ("continuation_token", &ct),
+            ],
         )
         .await;
     r.assert_error("invalid_request", 900144);
@@ -148,8 +177,15 @@ async fn missing_token_and_password_are_named() {
 #[tokio::test]
 async fn unknown_and_missing_grant_types() {
     let app = TestApp::spawn().await;
-    let r = app.post("oauth2/v2.0/token", &[("client_id", &demo_client()), ("grant_type", "magic")]).await;
+    let r = app
+        .post(
+            "oauth2/v2.0/token",
+            &[("client_id", &demo_client()), ("grant_type", "magic")],
+        )
+        .await;
     r.assert_error("unsupported_grant_type", 70003);
-    let r = app.post("oauth2/v2.0/token", &[("client_id", &demo_client())]).await;
+    let r = app
+        .post("oauth2/v2.0/token", &[("client_id", &demo_client())])
+        .await;
     r.assert_error("invalid_request", 900144);
 }
