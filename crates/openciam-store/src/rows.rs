@@ -9,10 +9,11 @@
 use crate::error::corrupt;
 use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::model::{
-    App, ContinuationRecord, FlowKind, FlowRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Tenant,
-    User,
+    App, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, RefreshRecord, SignInMethod,
+    SigningKeyRecord, Tenant, User,
 };
 use openciam_core::ports::{StoreError, StoreResult};
+use openciam_core::strategy::password_policy::PolicyProfile;
 use uuid::Uuid;
 
 /// Implements `sqlx::FromRow` for any database that can decode the primitive column types used
@@ -59,6 +60,16 @@ pub(crate) fn encode_list(list: &[String]) -> StoreResult<String> {
     serde_json::to_string(list).map_err(|e| StoreError::Other(e.into()))
 }
 
+/// A tenant's password policy as JSON text (`{"profile":"nist","min_length":8}`).
+pub(crate) fn encode_policy(policy: &PolicyProfile) -> StoreResult<String> {
+    serde_json::to_string(policy).map_err(|e| StoreError::Other(e.into()))
+}
+
+/// An app's sign-up attributes as JSON text.
+pub(crate) fn encode_attributes(attributes: &[AttributeSpec]) -> StoreResult<String> {
+    serde_json::to_string(attributes).map_err(|e| StoreError::Other(e.into()))
+}
+
 /// The stored name of a sign-in method.
 pub(crate) fn method_text(method: &SignInMethod) -> &'static str {
     match method {
@@ -92,6 +103,7 @@ pub(crate) struct TenantRow {
     id: String,
     name: String,
     domain: String,
+    password_policy: String,
     created_at: i64,
 }
 
@@ -99,6 +111,7 @@ portable_from_row!(TenantRow {
     id,
     name,
     domain,
+    password_policy,
     created_at
 });
 
@@ -108,6 +121,8 @@ impl TenantRow {
             id: TenantId(parse_uuid("tenants.id", &self.id)?),
             name: self.name,
             domain: self.domain,
+            password_policy: serde_json::from_str(&self.password_policy)
+                .map_err(|e| corrupt("tenants.password_policy", e))?,
             created_at: self.created_at,
         })
     }
@@ -124,6 +139,7 @@ pub(crate) struct AppRow {
     cors_origins: String,
     identifier_uri: Option<String>,
     scopes: String,
+    signup_attributes: String,
     created_at: i64,
 }
 
@@ -137,6 +153,7 @@ portable_from_row!(AppRow {
     cors_origins,
     identifier_uri,
     scopes,
+    signup_attributes,
     created_at,
 });
 
@@ -152,6 +169,8 @@ impl AppRow {
             cors_origins: parse_list("apps.cors_origins", &self.cors_origins)?,
             identifier_uri: self.identifier_uri,
             scopes: parse_list("apps.scopes", &self.scopes)?,
+            signup_attributes: serde_json::from_str(&self.signup_attributes)
+                .map_err(|e| corrupt("apps.signup_attributes", e))?,
             created_at: self.created_at,
         })
     }
@@ -279,6 +298,54 @@ impl ContinuationRow {
             issued_at: self.issued_at,
             expires_at: self.expires_at,
         })
+    }
+}
+
+/// The `otps` columns an attempt that was counted returns.
+pub(crate) struct OtpCheckRow {
+    code_hash: Vec<u8>,
+    attempts: i64,
+}
+
+portable_from_row!(OtpCheckRow { code_hash, attempts });
+
+impl OtpCheckRow {
+    pub(crate) fn into_attempt(self) -> OtpAttempt {
+        OtpAttempt::Check {
+            code_hash: self.code_hash,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// The `otps` columns that say why an attempt was not counted.
+pub(crate) struct OtpStatusRow {
+    used_at: Option<i64>,
+    expires_at: i64,
+    attempts: i64,
+}
+
+portable_from_row!(OtpStatusRow {
+    used_at,
+    expires_at,
+    attempts
+});
+
+/// Why an attempt on the flow's code (`row`, if any, read in the same transaction as the refused
+/// update) was not counted: absent, else used, else expired (`expires_at <= now`), else out of
+/// tries.
+pub(crate) fn otp_refusal(row: Option<OtpStatusRow>, now: i64, max_attempts: i64) -> OtpAttempt {
+    match row {
+        None => OtpAttempt::NoCode,
+        Some(row) if row.used_at.is_some() => OtpAttempt::Used,
+        Some(row) if row.expires_at <= now => OtpAttempt::Expired,
+        Some(row) => {
+            debug_assert!(
+                row.attempts >= max_attempts,
+                "an attempt that could count was refused"
+            );
+            OtpAttempt::Exhausted
+        }
     }
 }
 

@@ -11,13 +11,17 @@
 
 use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::model::{
-    App, ContinuationRecord, FlowKind, FlowRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Tenant,
-    User,
+    App, AttributeKind, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, OtpRecord,
+    RefreshRecord, SignInMethod, SigningKeyRecord, Tenant, User,
 };
 use openciam_core::ports::*;
+use openciam_core::strategy::password_policy::PolicyProfile;
 use openciam_store::SqliteStore;
 use serde_json::json;
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use uuid::Uuid;
 
 /// A migrated, empty store for one test, and whatever must outlive it (temp dir, schema guard).
@@ -53,6 +57,18 @@ macro_rules! contract_suite {
             advance_flow_keeps_user_when_none_given,
             concurrent_advance_has_one_winner,
             purge_deletes_expired_flows_and_their_tokens,
+            advance_flow_creating_user_writes_both,
+            advance_flow_creating_user_conflict_writes_nothing,
+            advance_flow_creating_user_stale_generation_writes_nothing,
+            put_otp_replaces_and_invalidates_the_old_code,
+            attempt_otp_counts_until_exhausted,
+            attempt_otp_reports_missing_and_expired_codes,
+            consume_otp_succeeds_once,
+            concurrent_attempts_never_exceed_the_limit,
+            concurrent_consume_has_one_winner,
+            reserve_code_send_caps_sends_per_window,
+            concurrent_reserve_at_the_limit_has_one_winner,
+            purge_deletes_codes_and_old_code_sends,
             refresh_family_round_trip,
             rotate_refresh_rotates_once,
             concurrent_rotate_has_one_winner,
@@ -90,6 +106,7 @@ fn tenant(name: &str) -> Tenant {
         id: TenantId::new_random(),
         name: name.to_owned(),
         domain: format!("{name}.onmicrosoft.com"),
+        password_policy: PolicyProfile::SERVE_DEFAULT,
         created_at: T0,
     }
 }
@@ -105,6 +122,7 @@ fn app(tenant: &Tenant, display_name: &str) -> App {
         cors_origins: vec!["https://app.example".into()],
         identifier_uri: None,
         scopes: vec![],
+        signup_attributes: vec![],
         created_at: T0,
     }
 }
@@ -201,12 +219,64 @@ fn is_conflict<T>(result: StoreResult<T>) -> bool {
     matches!(result, Err(StoreError::Conflict(_)))
 }
 
+fn otp(flow: &FlowRecord, expires_at: i64) -> OtpRecord {
+    OtpRecord {
+        flow_id: flow.id,
+        code_hash: random_hash(),
+        address: "ada@example.com".into(),
+        created_at: T0,
+        expires_at,
+    }
+}
+
+/// A stored flow with a stored code, live until `T0 + 600`.
+async fn flow_with_code(store: &dyn Store, app: &App) -> (FlowRecord, OtpRecord) {
+    let (f, _) = started_flow(store, app).await;
+    let code = otp(&f, T0 + 600);
+    store.put_otp(&code).await.unwrap();
+    (f, code)
+}
+
+fn check(code: &OtpRecord, attempts: i64) -> OtpAttempt {
+    OtpAttempt::Check {
+        code_hash: code.code_hash.clone(),
+        attempts,
+    }
+}
+
+/// Runs every future concurrently on this task and collects their outputs in order. The store's
+/// calls still race for real: each pooled SQLite connection works on its own thread.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tenants and apps
 
 async fn tenants_round_trip(store: &dyn Store) {
-    let b = tenant("bravo");
-    let a = tenant("alpha");
+    let b = Tenant {
+        password_policy: PolicyProfile::Entra,
+        ..tenant("bravo")
+    };
+    let a = Tenant {
+        password_policy: PolicyProfile::Nist { min_length: 12 },
+        ..tenant("alpha")
+    };
     store.create_tenant(&b).await.unwrap();
     store.create_tenant(&a).await.unwrap();
 
@@ -247,6 +317,26 @@ async fn apps_round_trip(store: &dyn Store) {
     alpha.method = SignInMethod::EmailOtp;
     alpha.identifier_uri = Some("api://alpha".into());
     alpha.scopes = vec!["read".into(), "write".into()];
+    alpha.signup_attributes = vec![
+        AttributeSpec {
+            name: "displayName".into(),
+            kind: AttributeKind::String,
+            required: true,
+            min_length: Some(2),
+            max_length: Some(256),
+            pattern: Some("^[A-Za-z ]+$".into()),
+            allowed_values: vec![],
+        },
+        AttributeSpec {
+            name: "extension_0123_tier".into(),
+            kind: AttributeKind::Int,
+            required: false,
+            min_length: None,
+            max_length: None,
+            pattern: None,
+            allowed_values: vec!["1".into(), "2".into()],
+        },
+    ];
     store.create_app(&zulu).await.unwrap();
     store.create_app(&alpha).await.unwrap();
     assert!(is_conflict(store.create_app(&alpha).await));
@@ -263,6 +353,15 @@ async fn apps_round_trip(store: &dyn Store) {
     updated.native_auth = false;
     updated.cors_origins = vec![];
     updated.scopes = vec!["admin".into()];
+    updated.signup_attributes = vec![AttributeSpec {
+        name: "extension_0123_newsletter".into(),
+        kind: AttributeKind::Boolean,
+        required: false,
+        min_length: None,
+        max_length: None,
+        pattern: None,
+        allowed_values: vec![],
+    }];
     store.update_app(&updated).await.unwrap();
     assert_eq!(
         store.app_by_client_id(&zulu.client_id).await.unwrap(),
@@ -372,12 +471,23 @@ async fn flow_and_token_round_trip(store: &dyn Store) {
     assert_eq!(store.token_with_flow(&random_hash()).await.unwrap(), None);
 
     let resend = token(&f, 0, "continue");
-    assert!(store.add_token(&resend).await.unwrap());
+    let resent = json!({"state": "started", "email": "ada@example.com", "sends": 2});
+    assert!(store.add_token(&resend, &resent).await.unwrap());
+    let stored = FlowRecord {
+        state: resent.clone(),
+        ..f.clone()
+    };
     assert_eq!(
         store.token_with_flow(&resend.token_hash).await.unwrap(),
-        Some((resend, f))
+        Some((resend, stored.clone()))
     );
-    assert!(is_conflict(store.add_token(&t).await), "same hash twice");
+    let refused = json!({"state": "refused"});
+    assert!(
+        is_conflict(store.add_token(&t, &refused).await),
+        "same hash twice"
+    );
+    let (_, unchanged) = store.token_with_flow(&t.token_hash).await.unwrap().unwrap();
+    assert_eq!(unchanged, stored, "a refused token writes no state");
 }
 
 async fn add_token_refused_after_advance(store: &dyn Store) {
@@ -391,13 +501,20 @@ async fn add_token_refused_after_advance(store: &dyn Store) {
     );
 
     let late = token(&f, 0, "continue");
-    assert!(!store.add_token(&late).await.unwrap());
+    assert!(!store.add_token(&late, &json!({"state": "late"})).await.unwrap());
     assert_eq!(store.token_with_flow(&late.token_hash).await.unwrap(), None);
 
     let current = token(&f, 1, "continue");
-    assert!(store.add_token(&current).await.unwrap());
+    let resent = json!({"state": "otp_sent", "sends": 2});
+    assert!(store.add_token(&current, &resent).await.unwrap());
+    let (_, flow_now) = store.token_with_flow(&current.token_hash).await.unwrap().unwrap();
+    assert_eq!(
+        (flow_now.generation, flow_now.state),
+        (1, resent),
+        "the late state was not written"
+    );
     let unknown_flow = token(&flow(&a, T0 + 900), 0, "continue");
-    assert!(!store.add_token(&unknown_flow).await.unwrap());
+    assert!(!store.add_token(&unknown_flow, &json!({})).await.unwrap());
 }
 
 async fn advance_flow_is_compare_and_swap(store: &dyn Store) {
@@ -489,7 +606,7 @@ async fn purge_deletes_expired_flows_and_their_tokens(store: &dyn Store) {
     let expired_token = token(&expired, 0, "challenge");
     store.create_flow(&expired, &expired_token).await.unwrap();
     let extra = token(&expired, 0, "continue");
-    assert!(store.add_token(&extra).await.unwrap());
+    assert!(store.add_token(&extra, &expired.state).await.unwrap());
     let boundary = flow(&a, T0 + 20);
     let boundary_token = token(&boundary, 0, "challenge");
     store.create_flow(&boundary, &boundary_token).await.unwrap();
@@ -508,8 +625,362 @@ async fn purge_deletes_expired_flows_and_their_tokens(store: &dyn Store) {
             .is_some()
     );
     // The expired flow's id is gone: nothing can be added to it.
-    assert!(!store.add_token(&token(&expired, 0, "continue")).await.unwrap());
+    assert!(
+        !store
+            .add_token(&token(&expired, 0, "continue"), &expired.state)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.purge_expired_flows(T0 + 20).await.unwrap(), 0);
+}
+
+async fn advance_flow_creating_user_writes_both(store: &dyn Store) {
+    let (t, a, _) = seed(store).await;
+    let (f, _) = started_flow(store, &a).await;
+    let new = user(&t, "Bob@Example.com");
+    let next = token(&f, 1, "completed");
+    let state = json!({"state": "completed"});
+    assert!(
+        store
+            .advance_flow_creating_user(f.id, 0, &state, &new, Some(&next))
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(store.user_by_id(t.id, new.id).await.unwrap(), Some(new.clone()));
+    let (stored_next, advanced) = store.token_with_flow(&next.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored_next, next);
+    assert_eq!(advanced.generation, 1);
+    assert_eq!(advanced.state, state);
+    assert_eq!(advanced.user_id, Some(new.id), "the flow names the new user");
+}
+
+async fn advance_flow_creating_user_conflict_writes_nothing(store: &dyn Store) {
+    let (t, a, ada) = seed(store).await;
+    let (f, first) = started_flow(store, &a).await;
+    let twin = user(&t, "ADA@example.com");
+    let next = token(&f, 1, "completed");
+    let result = store
+        .advance_flow_creating_user(f.id, 0, &json!({"state": "completed"}), &twin, Some(&next))
+        .await;
+    assert!(is_conflict(result), "duplicate username");
+
+    assert_eq!(store.user_by_id(t.id, twin.id).await.unwrap(), None);
+    assert_eq!(store.list_users(t.id).await.unwrap(), vec![ada]);
+    assert_eq!(store.token_with_flow(&next.token_hash).await.unwrap(), None);
+    let (_, unchanged) = store.token_with_flow(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(unchanged, f, "the flow did not advance");
+    // The flow can still advance from where it was.
+    assert!(
+        store
+            .advance_flow(f.id, 0, &json!({"state": "retry"}), None, None)
+            .await
+            .unwrap()
+    );
+}
+
+async fn advance_flow_creating_user_stale_generation_writes_nothing(store: &dyn Store) {
+    let (t, a, _) = seed(store).await;
+    let (f, first) = started_flow(store, &a).await;
+    let moved = json!({"state": "otp_sent"});
+    assert!(store.advance_flow(f.id, 0, &moved, None, None).await.unwrap());
+
+    let new = user(&t, "bob@example.com");
+    let next = token(&f, 1, "completed");
+    let created = store
+        .advance_flow_creating_user(f.id, 0, &json!({"state": "completed"}), &new, Some(&next))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(store.user_by_id(t.id, new.id).await.unwrap(), None);
+    assert_eq!(
+        store.user_by_username(t.id, "bob@example.com").await.unwrap(),
+        None
+    );
+    assert_eq!(store.token_with_flow(&next.token_hash).await.unwrap(), None);
+    let (_, flow) = store.token_with_flow(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!((flow.generation, flow.state, flow.user_id), (1, moved, None));
+
+    let unknown = user(&t, "carol@example.com");
+    let nowhere = store
+        .advance_flow_creating_user(FlowId::new_random(), 0, &json!({}), &unknown, None)
+        .await
+        .unwrap();
+    assert!(!nowhere);
+    assert_eq!(store.user_by_id(t.id, unknown.id).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-time codes
+
+async fn put_otp_replaces_and_invalidates_the_old_code(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (f, old) = flow_with_code(store, &a).await;
+    assert_eq!(store.attempt_otp(f.id, T0 + 1, 5).await.unwrap(), check(&old, 1));
+    assert_eq!(store.attempt_otp(f.id, T0 + 2, 5).await.unwrap(), check(&old, 2));
+
+    let new = OtpRecord {
+        created_at: T0 + 3,
+        ..otp(&f, T0 + 900)
+    };
+    store.put_otp(&new).await.unwrap();
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 700, 5).await.unwrap(),
+        check(&new, 1),
+        "new hash, tries reset, new expiry"
+    );
+    assert!(!store.consume_otp(f.id, &old.code_hash, T0 + 4).await.unwrap());
+    assert!(store.consume_otp(f.id, &new.code_hash, T0 + 4).await.unwrap());
+
+    // Replacing a used code makes it usable again.
+    let again = otp(&f, T0 + 900);
+    store.put_otp(&again).await.unwrap();
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 5, 5).await.unwrap(),
+        check(&again, 1)
+    );
+}
+
+async fn attempt_otp_counts_until_exhausted(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (f, code) = flow_with_code(store, &a).await;
+    for n in 1..=3 {
+        assert_eq!(store.attempt_otp(f.id, T0 + n, 3).await.unwrap(), check(&code, n));
+    }
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 4, 3).await.unwrap(),
+        OtpAttempt::Exhausted
+    );
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 5, 3).await.unwrap(),
+        OtpAttempt::Exhausted
+    );
+    // Refused tries were not counted: a higher limit allows exactly the next one.
+    assert_eq!(store.attempt_otp(f.id, T0 + 6, 4).await.unwrap(), check(&code, 4));
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 7, 4).await.unwrap(),
+        OtpAttempt::Exhausted
+    );
+    // The right code can still be consumed; refusing it is the core's decision.
+    assert!(store.consume_otp(f.id, &code.code_hash, T0 + 8).await.unwrap());
+}
+
+async fn attempt_otp_reports_missing_and_expired_codes(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (bare, _) = started_flow(store, &a).await;
+    assert_eq!(
+        store.attempt_otp(bare.id, T0, 5).await.unwrap(),
+        OtpAttempt::NoCode
+    );
+    assert_eq!(
+        store.attempt_otp(FlowId::new_random(), T0, 5).await.unwrap(),
+        OtpAttempt::NoCode
+    );
+    assert!(!store.consume_otp(bare.id, &random_hash(), T0).await.unwrap());
+
+    let (f, code) = flow_with_code(store, &a).await;
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 600, 5).await.unwrap(),
+        OtpAttempt::Expired
+    );
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 601, 5).await.unwrap(),
+        OtpAttempt::Expired
+    );
+    // Expired tries were not counted.
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 599, 5).await.unwrap(),
+        check(&code, 1)
+    );
+}
+
+async fn consume_otp_succeeds_once(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (f, code) = flow_with_code(store, &a).await;
+    assert_eq!(store.attempt_otp(f.id, T0 + 1, 5).await.unwrap(), check(&code, 1));
+    assert!(
+        !store.consume_otp(f.id, &random_hash(), T0 + 2).await.unwrap(),
+        "wrong hash"
+    );
+    assert!(store.consume_otp(f.id, &code.code_hash, T0 + 2).await.unwrap());
+    assert!(
+        !store.consume_otp(f.id, &code.code_hash, T0 + 3).await.unwrap(),
+        "only once"
+    );
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 4, 5).await.unwrap(),
+        OtpAttempt::Used
+    );
+    // Used wins over expired and exhausted.
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 900, 0).await.unwrap(),
+        OtpAttempt::Used
+    );
+
+    let (other, other_code) = flow_with_code(store, &a).await;
+    assert!(
+        !store.consume_otp(other.id, &code.code_hash, T0).await.unwrap(),
+        "another flow's hash"
+    );
+    assert!(
+        store
+            .consume_otp(other.id, &other_code.code_hash, T0)
+            .await
+            .unwrap()
+    );
+}
+
+async fn concurrent_attempts_never_exceed_the_limit(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (f, code) = flow_with_code(store, &a).await;
+    let outcomes = join_all((0..200).map(|_| store.attempt_otp(f.id, T0 + 1, 5))).await;
+
+    let mut counted: Vec<i64> = Vec::new();
+    for outcome in outcomes {
+        match outcome.unwrap() {
+            OtpAttempt::Check { code_hash, attempts } => {
+                assert_eq!(code_hash, code.code_hash);
+                counted.push(attempts);
+            }
+            OtpAttempt::Exhausted => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    counted.sort_unstable();
+    assert_eq!(
+        counted,
+        vec![1, 2, 3, 4, 5],
+        "exactly five tries, each counted once"
+    );
+    assert_eq!(
+        store.attempt_otp(f.id, T0 + 2, 5).await.unwrap(),
+        OtpAttempt::Exhausted
+    );
+}
+
+async fn concurrent_consume_has_one_winner(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    for _ in 0..10 {
+        let (f, code) = flow_with_code(store, &a).await;
+        let results = join_all((0..8).map(|_| store.consume_otp(f.id, &code.code_hash, T0 + 1))).await;
+        let won = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+        assert_eq!(won, 1, "exactly one consume succeeds");
+    }
+}
+
+async fn reserve_code_send_caps_sends_per_window(store: &dyn Store) {
+    let (t, _, _) = seed(store).await;
+    let ada = "ada@example.com";
+    for at in [T0, T0 + 10, T0 + 20] {
+        assert!(store.reserve_code_send(t.id, ada, at, T0, 3).await.unwrap());
+    }
+    assert!(!store.reserve_code_send(t.id, ada, T0 + 30, T0, 3).await.unwrap());
+    // Other addresses and other tenants have their own budget.
+    assert!(
+        store
+            .reserve_code_send(t.id, "bob@example.com", T0 + 30, T0, 3)
+            .await
+            .unwrap()
+    );
+    let other = tenant("other");
+    store.create_tenant(&other).await.unwrap();
+    assert!(
+        store
+            .reserve_code_send(other.id, ada, T0 + 30, T0, 3)
+            .await
+            .unwrap()
+    );
+
+    // The refused send was not recorded; sends before the window start do not count, a send at
+    // the window start does.
+    assert!(
+        store
+            .reserve_code_send(t.id, ada, T0 + 40, T0 + 10, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .reserve_code_send(t.id, ada, T0 + 41, T0 + 10, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .reserve_code_send(t.id, ada, T0 + 42, T0 + 11, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .reserve_code_send(t.id, ada, T0 + 43, T0 + 11, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.reserve_code_send(t.id, ada, T0 + 44, T0, 0).await.unwrap(),
+        "max 0"
+    );
+}
+
+async fn concurrent_reserve_at_the_limit_has_one_winner(store: &dyn Store) {
+    let (t, _, _) = seed(store).await;
+    for round in 0..20 {
+        let address = format!("user{round}@example.com");
+        for at in [T0, T0 + 1] {
+            assert!(store.reserve_code_send(t.id, &address, at, T0, 3).await.unwrap());
+        }
+        let (l, r) = tokio::join!(
+            store.reserve_code_send(t.id, &address, T0 + 2, T0, 3),
+            store.reserve_code_send(t.id, &address, T0 + 2, T0, 3),
+        );
+        let (l, r) = (l.unwrap(), r.unwrap());
+        assert!(l ^ r, "exactly one reservation wins (left {l}, right {r})");
+        assert!(
+            !store
+                .reserve_code_send(t.id, &address, T0 + 3, T0, 3)
+                .await
+                .unwrap()
+        );
+    }
+    let address = "many@example.com";
+    let results = join_all((0..50).map(|_| store.reserve_code_send(t.id, address, T0, T0, 10))).await;
+    let won = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 10, "exactly the limit");
+}
+
+async fn purge_deletes_codes_and_old_code_sends(store: &dyn Store) {
+    let (t, a, _) = seed(store).await;
+    let now = T0 + 100_000;
+    let expired = flow(&a, now - 1);
+    store
+        .create_flow(&expired, &token(&expired, 0, "challenge"))
+        .await
+        .unwrap();
+    let gone = otp(&expired, now + 600);
+    store.put_otp(&gone).await.unwrap();
+    let live = flow(&a, now + 900);
+    store
+        .create_flow(&live, &token(&live, 0, "challenge"))
+        .await
+        .unwrap();
+    let kept = otp(&live, now + 600);
+    store.put_otp(&kept).await.unwrap();
+
+    let ada = "ada@example.com";
+    for at in [now - 86_401, now - 86_400, now - 10] {
+        assert!(store.reserve_code_send(t.id, ada, at, 0, 10).await.unwrap());
+    }
+
+    assert_eq!(store.purge_expired_flows(now).await.unwrap(), 1);
+    assert_eq!(
+        store.attempt_otp(expired.id, now, 5).await.unwrap(),
+        OtpAttempt::NoCode
+    );
+    assert_eq!(store.attempt_otp(live.id, now, 5).await.unwrap(), check(&kept, 1));
+    // Two sends remain (a day old exactly, and recent): a limit of 3 over all time allows one.
+    assert!(store.reserve_code_send(t.id, ada, now, 0, 3).await.unwrap());
+    assert!(!store.reserve_code_send(t.id, ada, now, 0, 3).await.unwrap());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,22 +2,22 @@
 
 use super::SqliteStore;
 use crate::error::map_sqlx;
-use crate::rows::{AppRow, encode_list, method_text, uuid_text};
+use crate::rows::{AppRow, encode_attributes, encode_list, method_text, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::{ClientId, TenantId};
 use openciam_core::model::App;
 use openciam_core::ports::{AppStore, StoreError, StoreResult};
 
 const APP_COLUMNS: &str = "client_id, tenant_id, display_name, public_client, native_auth, \
-                           method, cors_origins, identifier_uri, scopes, created_at";
+                           method, cors_origins, identifier_uri, scopes, signup_attributes, created_at";
 
 #[async_trait]
 impl AppStore for SqliteStore {
     async fn create_app(&self, app: &App) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO apps (client_id, tenant_id, display_name, public_client, native_auth, \
-             method, cors_origins, identifier_uri, scopes, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             method, cors_origins, identifier_uri, scopes, signup_attributes, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(app.client_id.as_str())
         .bind(uuid_text(app.tenant_id.0))
@@ -28,6 +28,7 @@ impl AppStore for SqliteStore {
         .bind(encode_list(&app.cors_origins)?)
         .bind(&app.identifier_uri)
         .bind(encode_list(&app.scopes)?)
+        .bind(encode_attributes(&app.signup_attributes)?)
         .bind(app.created_at)
         .execute(&self.pool)
         .await
@@ -39,7 +40,7 @@ impl AppStore for SqliteStore {
     async fn update_app(&self, app: &App) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE apps SET display_name = ?, public_client = ?, native_auth = ?, method = ?, \
-             cors_origins = ?, identifier_uri = ?, scopes = ? \
+             cors_origins = ?, identifier_uri = ?, scopes = ?, signup_attributes = ? \
              WHERE client_id = ?",
         )
         .bind(&app.display_name)
@@ -49,6 +50,7 @@ impl AppStore for SqliteStore {
         .bind(encode_list(&app.cors_origins)?)
         .bind(&app.identifier_uri)
         .bind(encode_list(&app.scopes)?)
+        .bind(encode_attributes(&app.signup_attributes)?)
         .bind(app.client_id.as_str())
         .execute(&self.pool)
         .await

@@ -3,16 +3,21 @@
 //! A flow's `generation` is its version: `advance_flow` is a compare-and-swap on it, and a
 //! continuation token is live only while its `generation` equals the flow's. Tokens of older
 //! generations are kept (so a replayed token is recognised as stale, not unknown) and go with
-//! their flow when it is purged (`ON DELETE CASCADE`).
+//! their flow when it is purged (`ON DELETE CASCADE`), as does the flow's one-time code.
 
 use super::SqliteStore;
+use super::users::insert_user;
 use crate::error::map_sqlx;
 use crate::rows::{ContinuationRow, FlowRow, encode_list, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::{FlowId, UserId};
-use openciam_core::model::{ContinuationRecord, FlowRecord};
+use openciam_core::model::{ContinuationRecord, FlowRecord, User};
 use openciam_core::ports::{FlowStore, StoreResult};
 use sqlx::SqliteConnection;
+
+/// How long a code send counts towards the send limit before `purge_expired_flows` drops it
+/// (the longest window the core may ask about), in seconds.
+const CODE_SEND_RETENTION: i64 = 86_400;
 
 #[async_trait]
 impl FlowStore for SqliteStore {
@@ -48,26 +53,25 @@ impl FlowStore for SqliteStore {
         Ok(Some((token.into_record()?, flow.into_record()?)))
     }
 
-    async fn add_token(&self, token: &ContinuationRecord) -> StoreResult<bool> {
-        // One statement: the generation check and the insert cannot be split by an advance.
-        let done = sqlx::query(
-            "INSERT INTO continuation_tokens \
-             (token_hash, flow_id, step, generation, issued_at, expires_at) \
-             SELECT ?, ?, ?, ?, ?, ? \
-             WHERE EXISTS (SELECT 1 FROM flows WHERE id = ? AND generation = ?)",
-        )
-        .bind(&token.token_hash)
-        .bind(uuid_text(token.flow_id.0))
-        .bind(&token.step)
-        .bind(token.generation)
-        .bind(token.issued_at)
-        .bind(token.expires_at)
-        .bind(uuid_text(token.flow_id.0))
-        .bind(token.generation)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(done.rows_affected() == 1)
+    async fn add_token(&self, token: &ContinuationRecord, state: &serde_json::Value) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        // The state update is the generation check: once it matched, the write lock keeps any
+        // advance out until the token is in.
+        let done = sqlx::query("UPDATE flows SET state = ? WHERE id = ? AND generation = ?")
+            .bind(state.to_string())
+            .bind(uuid_text(token.flow_id.0))
+            .bind(token.generation)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        // A duplicate hash is `Conflict`; dropping the transaction undoes the state too.
+        insert_token(&mut tx, token, token.flow_id, token.generation).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
     }
 
     async fn advance_flow(
@@ -79,19 +83,7 @@ impl FlowStore for SqliteStore {
         next: Option<&ContinuationRecord>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE flows SET state = ?, user_id = COALESCE(?, user_id), \
-             generation = generation + 1 \
-             WHERE id = ? AND generation = ?",
-        )
-        .bind(state.to_string())
-        .bind(user_id.map(|id| uuid_text(id.0)))
-        .bind(uuid_text(flow_id.0))
-        .bind(expected_generation)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        if done.rows_affected() == 0 {
+        if !bump_generation(&mut tx, flow_id, expected_generation, state, user_id).await? {
             tx.rollback().await.map_err(map_sqlx)?;
             return Ok(false);
         }
@@ -104,15 +96,70 @@ impl FlowStore for SqliteStore {
         Ok(true)
     }
 
+    /// The flow's `user_id` becomes the new user's id. The generation is checked first, so a
+    /// lost race answers false even when the winner created the same username.
+    async fn advance_flow_creating_user(
+        &self,
+        flow_id: FlowId,
+        expected_generation: i64,
+        state: &serde_json::Value,
+        user: &User,
+        next: Option<&ContinuationRecord>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        if !bump_generation(&mut tx, flow_id, expected_generation, state, Some(user.id)).await? {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        // On `Conflict` (or any error) the transaction is dropped, which rolls the advance back.
+        insert_user(&mut tx, user).await?;
+        if let Some(next) = next {
+            insert_token(&mut tx, next, flow_id, expected_generation + 1).await?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+
     async fn purge_expired_flows(&self, now: i64) -> StoreResult<u64> {
-        // Tokens go with their flows through the foreign key's ON DELETE CASCADE.
+        let mut tx = self.begin_write().await?;
+        // Tokens and codes go with their flows through ON DELETE CASCADE.
         let done = sqlx::query("DELETE FROM flows WHERE expires_at < ?")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(map_sqlx)?;
+        sqlx::query("DELETE FROM code_sends WHERE sent_at < ?")
+            .bind(now - CODE_SEND_RETENTION)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
         Ok(done.rows_affected())
     }
+}
+
+/// The compare-and-swap at the heart of an advance: when the flow is at `expected_generation`,
+/// stores `state` (and `user_id` when given) and bumps the generation. False when it was not.
+async fn bump_generation(
+    conn: &mut SqliteConnection,
+    flow_id: FlowId,
+    expected_generation: i64,
+    state: &serde_json::Value,
+    user_id: Option<UserId>,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE flows SET state = ?, user_id = COALESCE(?, user_id), \
+         generation = generation + 1 \
+         WHERE id = ? AND generation = ?",
+    )
+    .bind(state.to_string())
+    .bind(user_id.map(|id| uuid_text(id.0)))
+    .bind(uuid_text(flow_id.0))
+    .bind(expected_generation)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(done.rows_affected() == 1)
 }
 
 async fn insert_flow(conn: &mut SqliteConnection, flow: &FlowRecord) -> StoreResult<()> {

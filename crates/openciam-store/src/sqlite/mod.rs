@@ -11,6 +11,7 @@
 mod apps;
 mod flows;
 mod keys;
+mod otps;
 mod refresh;
 mod tenants;
 mod users;
@@ -158,5 +159,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 0);
+    }
+
+    /// Rows written before 0002 (here: without the new columns) read back with its defaults.
+    #[tokio::test]
+    async fn version_1_rows_get_the_signup_defaults() {
+        use openciam_core::ids::{ClientId, TenantId};
+        use openciam_core::ports::{AppStore as _, TenantStore as _};
+        use openciam_core::strategy::password_policy::PolicyProfile;
+
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let tenant = "6f1c2b1e-0d7a-4a59-9a3e-0c2f8b9d4e11";
+        let client = "0b8e7f0c-5a43-4d2e-8f61-2c9d7e3a1b55";
+        sqlx::query("INSERT INTO tenants (id, name, domain, created_at) VALUES (?, 'old', 'old.test', 1)")
+            .bind(tenant)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO apps (client_id, tenant_id, display_name, public_client, native_auth, method, \
+             cors_origins, identifier_uri, scopes, created_at) \
+             VALUES (?, ?, 'Old', 1, 1, 'email_password', '[]', NULL, '[]', 1)",
+        )
+        .bind(client)
+        .bind(tenant)
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+        let id = TenantId(uuid::Uuid::parse_str(tenant).unwrap());
+        let stored = store.tenant_by_id(id).await.unwrap().unwrap();
+        assert_eq!(stored.password_policy, PolicyProfile::SERVE_DEFAULT);
+        let app = store
+            .app_by_client_id(&ClientId::parse(client).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(app.signup_attributes.is_empty());
     }
 }

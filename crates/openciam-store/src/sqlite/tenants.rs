@@ -2,28 +2,34 @@
 
 use super::SqliteStore;
 use crate::error::map_sqlx;
-use crate::rows::{TenantRow, uuid_text};
+use crate::rows::{TenantRow, encode_policy, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::TenantId;
 use openciam_core::model::Tenant;
 use openciam_core::ports::{StoreResult, TenantStore};
 
+const TENANT_COLUMNS: &str = "id, name, domain, password_policy, created_at";
+
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
-        sqlx::query("INSERT INTO tenants (id, name, domain, created_at) VALUES (?, ?, ?, ?)")
-            .bind(uuid_text(tenant.id.0))
-            .bind(&tenant.name)
-            .bind(&tenant.domain)
-            .bind(tenant.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
+        sqlx::query(
+            "INSERT INTO tenants (id, name, domain, password_policy, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(uuid_text(tenant.id.0))
+        .bind(&tenant.name)
+        .bind(&tenant.domain)
+        .bind(encode_policy(&tenant.password_policy)?)
+        .bind(tenant.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
         Ok(())
     }
 
     async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
-        sqlx::query_as::<_, TenantRow>("SELECT id, name, domain, created_at FROM tenants WHERE id = ?")
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?");
+        sqlx::query_as::<_, TenantRow>(&sql)
             .bind(uuid_text(id.0))
             .fetch_optional(&self.pool)
             .await
@@ -35,24 +41,26 @@ impl TenantStore for SqliteStore {
     async fn tenant_by_name(&self, name_or_domain: &str) -> StoreResult<Option<Tenant>> {
         // Both columns are stored lower-case; a name match wins over a domain match.
         let key = name_or_domain.to_lowercase();
-        sqlx::query_as::<_, TenantRow>(
-            "SELECT id, name, domain, created_at FROM tenants \
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants \
              WHERE name = ? OR domain = ? \
              ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END \
-             LIMIT 1",
-        )
-        .bind(&key)
-        .bind(&key)
-        .bind(&key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_sqlx)?
-        .map(TenantRow::into_record)
-        .transpose()
+             LIMIT 1"
+        );
+        sqlx::query_as::<_, TenantRow>(&sql)
+            .bind(&key)
+            .bind(&key)
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(TenantRow::into_record)
+            .transpose()
     }
 
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        sqlx::query_as::<_, TenantRow>("SELECT id, name, domain, created_at FROM tenants ORDER BY name")
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
+        sqlx::query_as::<_, TenantRow>(&sql)
             .fetch_all(&self.pool)
             .await
             .map_err(map_sqlx)?

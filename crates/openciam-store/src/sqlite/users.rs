@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use openciam_core::ids::{TenantId, UserId};
 use openciam_core::model::User;
 use openciam_core::ports::{StoreError, StoreResult, UserStore};
+use sqlx::SqliteConnection;
 
 const USER_COLUMNS: &str = "id, tenant_id, username, username_normalized, password_hash, \
                             disabled, attributes, created_at, updated_at";
@@ -21,24 +22,8 @@ const REASON_USER_DISABLED: &str = "user_disabled";
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
-        let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Other(e.into()))?;
-        sqlx::query(
-            "INSERT INTO users (id, tenant_id, username, username_normalized, password_hash, \
-             disabled, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(uuid_text(user.id.0))
-        .bind(uuid_text(user.tenant_id.0))
-        .bind(&user.username)
-        .bind(&user.username_normalized)
-        .bind(&user.password_hash)
-        .bind(user.disabled)
-        .bind(attributes)
-        .bind(user.created_at)
-        .bind(user.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        insert_user(&mut conn, user).await
     }
 
     async fn user_by_username(&self, tenant: TenantId, normalized: &str) -> StoreResult<Option<User>> {
@@ -131,4 +116,27 @@ impl UserStore for SqliteStore {
         tx.commit().await.map_err(map_sqlx)?;
         Ok(true)
     }
+}
+
+/// Inserts a user on `conn` (a pooled connection or an open transaction); a taken normalised
+/// username is `Conflict`.
+pub(super) async fn insert_user(conn: &mut SqliteConnection, user: &User) -> StoreResult<()> {
+    let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Other(e.into()))?;
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, username, username_normalized, password_hash, \
+         disabled, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(uuid_text(user.id.0))
+    .bind(uuid_text(user.tenant_id.0))
+    .bind(&user.username)
+    .bind(&user.username_normalized)
+    .bind(&user.password_hash)
+    .bind(user.disabled)
+    .bind(attributes)
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
 }
