@@ -5,10 +5,11 @@ use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::error::FlowError;
 use crate::ids::{ClientId, TenantId, UserId};
-use crate::model::{App, SignInMethod, Tenant, User};
+use crate::model::{App, AttributeSpec, SignInMethod, Tenant, User};
 use crate::ports::{Store, StoreError};
 use crate::secret::Password;
 use crate::strategy::password::PasswordHasher;
+use crate::strategy::password_policy::PolicyProfile;
 use crate::username::Username;
 use std::sync::Arc;
 
@@ -64,6 +65,23 @@ pub struct NewApp {
     pub identifier_uri: Option<String>,
     /// Exposed scopes (short names).
     pub scopes: Vec<String>,
+    /// Attributes the app's sign-up collects.
+    pub signup_attributes: Vec<AttributeSpec>,
+}
+
+impl Default for NewApp {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            display_name: String::new(),
+            method: SignInMethod::EmailPassword,
+            native_auth: true,
+            cors_origins: vec![],
+            identifier_uri: None,
+            scopes: vec![],
+            signup_attributes: vec![],
+        }
+    }
 }
 
 /// The admin service.
@@ -97,6 +115,7 @@ impl AdminService {
         name: &str,
         domain: Option<&str>,
         id: Option<TenantId>,
+        password_policy: PolicyProfile,
     ) -> AdminResult<Tenant> {
         let name = name.trim().to_ascii_lowercase();
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -109,6 +128,7 @@ impl AdminService {
             id: id.unwrap_or_else(TenantId::new_random),
             domain: domain.map_or_else(|| format!("{name}.onmicrosoft.com"), str::to_ascii_lowercase),
             name,
+            password_policy,
             created_at: self.clock.unix(),
         };
         self.store
@@ -136,6 +156,7 @@ impl AdminService {
             cors_origins: new.cors_origins,
             identifier_uri: new.identifier_uri,
             scopes: new.scopes,
+            signup_attributes: new.signup_attributes,
             created_at: self.clock.unix(),
         };
         self.store

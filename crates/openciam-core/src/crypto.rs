@@ -20,8 +20,12 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// The key that encrypts private keys at rest. 32 bytes.
-pub struct MasterKey(LessSafeKey);
+/// The key that encrypts private keys at rest, and from which other keys (the one-time-code HMAC
+/// key) are derived. 32 bytes.
+pub struct MasterKey {
+    aead: LessSafeKey,
+    raw: zeroize::Zeroizing<[u8; 32]>,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,7 +61,21 @@ impl MasterKey {
             return Err(MasterKeyError::Malformed);
         }
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| MasterKeyError::Malformed)?;
-        Ok(Self(LessSafeKey::new(key)))
+        let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+        raw.copy_from_slice(bytes);
+        Ok(Self {
+            aead: LessSafeKey::new(key),
+            raw,
+        })
+    }
+
+    /// A 32-byte key for `purpose`, derived with HMAC-SHA256 so that each use has its own key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.raw.as_slice());
+        let tag = aws_lc_rs::hmac::sign(&key, format!("openciam derive\0{purpose}").as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 
     /// A new random key, base64 (for `openciam dev` and operators).
@@ -73,7 +91,7 @@ impl MasterKey {
         rand::rng().fill_bytes(&mut nonce);
         let mut buf = plain.to_vec();
         // Sealing with a fresh nonce cannot fail for inputs this small.
-        let _ = self.0.seal_in_place_append_tag(
+        let _ = self.aead.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(context),
             &mut buf,
@@ -92,7 +110,7 @@ impl MasterKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| MasterKeyError::Decrypt)?;
         let mut buf = rest.to_vec();
         let plain = self
-            .0
+            .aead
             .open_in_place(nonce, Aad::from(context), &mut buf)
             .map_err(|_| MasterKeyError::Decrypt)?;
         Ok(plain.to_vec())

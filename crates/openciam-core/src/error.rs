@@ -5,6 +5,20 @@
 //! are ordinary outcomes of the flows.
 
 use crate::ports::StoreError;
+use crate::strategy::password_policy::PolicyViolation;
+
+/// Why a one-time code was refused (all `invalid_grant` + `invalid_oob_value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeProblem {
+    /// Wrong code; tries remain.
+    Wrong,
+    /// The try limit was reached: the code is burnt.
+    Burnt,
+    /// The code expired.
+    Expired,
+    /// No code is live for this flow (never sent, or already used).
+    NoCode,
+}
 
 /// Why a continuation token was refused (all map to `invalid_request` [55200] except expiry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +107,30 @@ pub enum FlowError {
     /// Refresh token's family revoked (reuse, reset, disable, admin).
     #[error("refresh token revoked")]
     RefreshTokenRevoked,
+    /// The username is registered already.
+    #[error("user already exists")]
+    UserAlreadyExists,
+    /// A new password violates the tenant's policy.
+    #[error("password policy")]
+    PasswordPolicy(PolicyViolation),
+    /// Attribute values failed validation (names of the failing attributes).
+    #[error("attribute validation failed")]
+    AttributeValidation(Vec<String>),
+    /// The `attributes` parameter is not a JSON object.
+    #[error("attributes not a JSON object")]
+    AttributesMalformed,
+    /// A one-time code was refused.
+    #[error("invalid code")]
+    InvalidCode(CodeProblem),
+    /// Too many codes: resend too soon or a cap reached. `retry_after` seconds until allowed.
+    #[error("too many codes")]
+    TooManyCodes {
+        /// Seconds until a resend is allowed, when known.
+        retry_after: Option<u64>,
+    },
+    /// The code e-mail could not be sent; nothing advanced.
+    #[error("mail unavailable")]
+    MailUnavailable(#[source] anyhow::Error),
     /// Too much work queued (password hashing); retry shortly.
     #[error("overloaded")]
     Overloaded,

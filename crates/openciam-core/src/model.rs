@@ -3,6 +3,7 @@
 //! strings, private keys encrypted under the master key.
 
 use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use crate::strategy::password_policy::PolicyProfile;
 use serde::{Deserialize, Serialize};
 
 /// A tenant (directory).
@@ -14,6 +15,8 @@ pub struct Tenant {
     pub name: String,
     /// Domain form, e.g. `demo.onmicrosoft.com` (lower-case).
     pub domain: String,
+    /// Which new passwords the tenant accepts (stored as JSON).
+    pub password_policy: PolicyProfile,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -49,8 +52,87 @@ pub struct App {
     pub identifier_uri: Option<String>,
     /// Scopes the app exposes, short form (`read`).
     pub scopes: Vec<String>,
+    /// Attributes the app's sign-up collects (stored as JSON).
+    pub signup_attributes: Vec<AttributeSpec>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// The declared type of a sign-up attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttributeKind {
+    /// Text.
+    String,
+    /// `true` / `false`.
+    Boolean,
+    /// A whole number.
+    Int,
+}
+
+/// One attribute an app's sign-up collects, with its validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeSpec {
+    /// Built-in name (`displayName`, `city`, …) or `extension_<appid>_<name>`.
+    pub name: String,
+    /// Declared type; values are coerced to it.
+    #[serde(rename = "type", default = "default_kind")]
+    pub kind: AttributeKind,
+    /// Whether sign-up needs it.
+    #[serde(default)]
+    pub required: bool,
+    /// Fewest characters (strings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<usize>,
+    /// Most characters (strings); defaults to the spec §9 limit of a built-in name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    /// Regular expression the whole value must match (strings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Allowed values (strings and ints, compared as text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_values: Vec<String>,
+}
+
+fn default_kind() -> AttributeKind {
+    AttributeKind::String
+}
+
+/// A one-time code, stored only as a keyed hash. One live code per flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpRecord {
+    /// The flow it belongs to.
+    pub flow_id: FlowId,
+    /// HMAC-SHA256 of the code under a key derived from the master key.
+    pub code_hash: Vec<u8>,
+    /// Normalised address it was sent to.
+    pub address: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// What one verification attempt found, after atomically counting the attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtpAttempt {
+    /// The flow has no code.
+    NoCode,
+    /// The code was already used.
+    Used,
+    /// The code has expired (not counted).
+    Expired,
+    /// The code is burnt: the try limit was reached (not counted).
+    Exhausted,
+    /// This attempt was counted (it is number `attempts`); compare against `code_hash`.
+    Check {
+        /// The stored hash.
+        code_hash: Vec<u8>,
+        /// Attempts so far, this one included.
+        attempts: i64,
+    },
 }
 
 /// A customer account.

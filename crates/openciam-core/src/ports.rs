@@ -2,7 +2,9 @@
 //! never sees SQL. Every method is one atomic intent: transactions never leak out of a trait.
 
 use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
-use crate::model::{App, ContinuationRecord, FlowRecord, RefreshRecord, SigningKeyRecord, Tenant, User};
+use crate::model::{
+    App, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Tenant, User,
+};
 use async_trait::async_trait;
 
 /// Storage failures, mapped once by each adapter.
@@ -89,9 +91,10 @@ pub trait FlowStore: Send + Sync {
         &self,
         token_hash: &[u8],
     ) -> StoreResult<Option<(ContinuationRecord, FlowRecord)>>;
-    /// Adds another token to a flow without advancing it (a resend). Returns false when the
-    /// flow's generation is no longer `token.generation` (it advanced meanwhile).
-    async fn add_token(&self, token: &ContinuationRecord) -> StoreResult<bool>;
+    /// Adds another token to a flow without advancing it (a resend), and stores `state` (e.g. the
+    /// resend history), in one transaction. Returns false, writing nothing, when the flow's
+    /// generation is no longer `token.generation` (it advanced meanwhile).
+    async fn add_token(&self, token: &ContinuationRecord, state: &serde_json::Value) -> StoreResult<bool>;
     /// Compare-and-swap advance: when the flow is still at `expected_generation`, stores `state`
     /// (and `user_id` when given), bumps the generation by one and inserts `next` (if any, issued
     /// at the new generation), in one transaction. Returns false when another request advanced the
@@ -104,8 +107,43 @@ pub trait FlowStore: Send + Sync {
         user_id: Option<UserId>,
         next: Option<&ContinuationRecord>,
     ) -> StoreResult<bool>;
-    /// Deletes flows (and their tokens) whose expiry is before `now`. Returns how many.
+    /// Like [`FlowStore::advance_flow`], and in the same transaction inserts `user` (sign-up
+    /// completion). A duplicate username is `Conflict` and nothing is written; a lost race on the
+    /// generation returns false and nothing is written.
+    async fn advance_flow_creating_user(
+        &self,
+        flow_id: FlowId,
+        expected_generation: i64,
+        state: &serde_json::Value,
+        user: &User,
+        next: Option<&ContinuationRecord>,
+    ) -> StoreResult<bool>;
+    /// Deletes flows (and their tokens and codes) whose expiry is before `now`, and code-send
+    /// records older than `now - 86400`. Returns how many flows.
     async fn purge_expired_flows(&self, now: i64) -> StoreResult<u64>;
+}
+
+/// One-time codes.
+#[async_trait]
+pub trait OtpStore: Send + Sync {
+    /// Stores the flow's code, replacing (and so invalidating) any earlier one, attempts reset.
+    async fn put_otp(&self, otp: &OtpRecord) -> StoreResult<()>;
+    /// One verification attempt, atomically: when the flow's code is unused, unexpired (`now`)
+    /// and has had fewer than `max_attempts` tries, counts this try and returns the hash to
+    /// compare. Parallel attempts can never evaluate more than `max_attempts` times.
+    async fn attempt_otp(&self, flow_id: FlowId, now: i64, max_attempts: i64) -> StoreResult<OtpAttempt>;
+    /// Marks the flow's code used, only if it still has `code_hash` and is unused. True once.
+    async fn consume_otp(&self, flow_id: FlowId, code_hash: &[u8], now: i64) -> StoreResult<bool>;
+    /// Atomically: when fewer than `max` codes were sent to `address` in `tenant` since
+    /// `window_start`, records one more send at `now` and returns true; else false.
+    async fn reserve_code_send(
+        &self,
+        tenant: TenantId,
+        address: &str,
+        now: i64,
+        window_start: i64,
+        max: i64,
+    ) -> StoreResult<bool>;
 }
 
 /// What happened when a refresh token was exchanged.
@@ -156,6 +194,12 @@ pub trait KeyStore: Send + Sync {
 }
 
 /// The whole storage port, as one trait object.
-pub trait Store: TenantStore + AppStore + UserStore + FlowStore + RefreshTokenStore + KeyStore {}
+pub trait Store:
+    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore
+{
+}
 
-impl<T> Store for T where T: TenantStore + AppStore + UserStore + FlowStore + RefreshTokenStore + KeyStore {}
+impl<T> Store for T where
+    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore
+{
+}

@@ -8,7 +8,10 @@ use crate::directory::Directory;
 use crate::flow::after::AfterFlowService;
 use crate::flow::continuation::{ContinuationConfig, ContinuationTokens};
 use crate::flow::signin::SignInService;
+use crate::flow::signup::SignUpService;
+use crate::mail::Mailer;
 use crate::ports::Store;
+use crate::strategy::email_otp::{EmailOtp, OtpConfig};
 use crate::strategy::password::{HasherConfig, PasswordHasher};
 use crate::token::keys::KeyRing;
 use crate::token::{TokenConfig, TokenIssuer};
@@ -23,6 +26,8 @@ pub struct CoreConfig {
     pub tokens: TokenConfig,
     /// Password-hash pool.
     pub hasher: HasherConfig,
+    /// One-time codes.
+    pub otp: OtpConfig,
 }
 
 /// Every service, wired.
@@ -39,6 +44,12 @@ pub struct Services {
     pub issuer: Arc<TokenIssuer>,
     /// Sign-in.
     pub signin: SignInService,
+    /// Sign-up.
+    pub signup: SignUpService,
+    /// E-mail codes.
+    pub otp: Arc<EmailOtp>,
+    /// Outgoing mail.
+    pub mailer: Arc<dyn Mailer>,
     /// Sign-in after sign-up or reset.
     pub after_flow: AfterFlowService,
     /// Administration.
@@ -51,6 +62,7 @@ impl Services {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         master: &MasterKey,
+        mailer: Arc<dyn Mailer>,
         config: CoreConfig,
     ) -> anyhow::Result<Self> {
         let keys = KeyRing::load_or_create(store.as_ref(), master, clock.as_ref()).await?;
@@ -62,7 +74,23 @@ impl Services {
             config.tokens,
         ));
         let tokens = ContinuationTokens::new(store.clone(), clock.clone(), config.continuation);
+        let otp = Arc::new(EmailOtp::new(
+            store.clone(),
+            clock.clone(),
+            mailer.clone(),
+            master.derive("otp-hmac"),
+            config.otp,
+        ));
         Ok(Self {
+            signup: SignUpService::new(
+                clock.clone(),
+                tokens.clone(),
+                store.clone(),
+                passwords.clone(),
+                otp.clone(),
+            ),
+            otp,
+            mailer,
             directory: Directory::new(store.clone()),
             signin: SignInService::new(tokens.clone(), store.clone(), passwords.clone(), issuer.clone()),
             after_flow: AfterFlowService::new(tokens, store.clone(), issuer.clone()),

@@ -182,6 +182,125 @@ pub mod catalogue {
         "The user account is disabled."
     );
 
+    // Sign-up (spec §5.1-5.3, §7.1).
+    entry!(
+        USER_ALREADY_EXISTS,
+        "The username is registered (spec §5.1).",
+        "user_already_exists",
+        None,
+        1003037,
+        400,
+        "User already exists."
+    );
+    entry!(
+        CREDENTIAL_REQUIRED,
+        "Next step: a password (MSAL.js needs 55103).",
+        "credential_required",
+        None,
+        55103,
+        400,
+        "Credential required."
+    );
+    entry!(
+        ATTRIBUTES_REQUIRED,
+        "Next step: required attributes.",
+        "attributes_required",
+        None,
+        55106,
+        400,
+        "User attributes required."
+    );
+    entry!(
+        ATTRIBUTE_VALIDATION_FAILED,
+        "Attribute values invalid (spec §7.1: 55107).",
+        "invalid_grant",
+        Some("attribute_validation_failed"),
+        55107,
+        400,
+        "Attribute validation failed."
+    );
+    entry!(
+        PASSWORD_TOO_SHORT,
+        "Password policy (spec §7.1: every suberror uses 399246).",
+        "invalid_grant",
+        Some("password_too_short"),
+        399246,
+        400,
+        "The password is too short."
+    );
+    entry!(
+        PASSWORD_TOO_LONG,
+        "Password policy.",
+        "invalid_grant",
+        Some("password_too_long"),
+        399246,
+        400,
+        "The password is too long."
+    );
+    entry!(
+        PASSWORD_IS_INVALID,
+        "Password policy: control characters.",
+        "invalid_grant",
+        Some("password_is_invalid"),
+        399246,
+        400,
+        "The password contains characters that are not allowed."
+    );
+    entry!(
+        PASSWORD_BANNED,
+        "Password policy: common password.",
+        "invalid_grant",
+        Some("password_banned"),
+        399246,
+        400,
+        "The password is too common."
+    );
+    entry!(
+        PASSWORD_TOO_WEAK,
+        "Password policy: complexity (confirmed code).",
+        "invalid_grant",
+        Some("password_too_weak"),
+        399246,
+        400,
+        "The password is too weak."
+    );
+    entry!(
+        PASSWORD_RECENTLY_USED,
+        "Password policy: the current password again.",
+        "invalid_grant",
+        Some("password_recently_used"),
+        399246,
+        400,
+        "The password was used recently."
+    );
+    entry!(
+        INVALID_OOB_VALUE,
+        "Wrong, burnt or expired code (spec §7.1).",
+        "invalid_grant",
+        Some("invalid_oob_value"),
+        50181,
+        400,
+        "Unable to validate the otp."
+    );
+    entry!(
+        TOO_MANY_CODES,
+        "Resend too soon or over a cap (spec §7.1).",
+        "invalid_request",
+        None,
+        701014,
+        400,
+        "Cannot generate more one time passcodes."
+    );
+    entry!(
+        MAIL_UNAVAILABLE,
+        "The code e-mail could not be sent (spec §7.1).",
+        "temporarily_unavailable",
+        None,
+        90033,
+        503,
+        "A transient error has occurred. Please try again."
+    );
+
     // Continuation tokens (spec §6.3 openciam decision).
     entry!(
         CONTINUATION_TOKEN_INVALID,

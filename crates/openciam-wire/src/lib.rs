@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod error;
 pub mod form;
 pub mod signin;
+pub mod signup;
 pub mod token;
 
 pub use error::{CatalogueEntry, ErrorBody};

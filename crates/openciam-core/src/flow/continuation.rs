@@ -375,12 +375,42 @@ impl ContinuationTokens {
         Ok(minted.map(|(issued, _)| issued))
     }
 
-    /// Issues another token at the flow's current generation (a resend): the presented token
-    /// stays valid too.
-    pub async fn reissue(&self, loaded: &LoadedFlow, step: Step) -> FlowResult<IssuedToken> {
+    /// Completes a flow that creates its user (sign-up): advances and inserts `user` in one
+    /// transaction. A taken username is `UserAlreadyExists`, with nothing written.
+    pub async fn advance_creating_user(
+        &self,
+        loaded: &LoadedFlow,
+        state: &serde_json::Value,
+        user: &crate::model::User,
+        next: Step,
+    ) -> FlowResult<IssuedToken> {
+        let now = self.clock.unix();
+        let (issued, record) = self.mint(&loaded.flow, loaded.flow.generation + 1, next, now);
+        let ok = self
+            .store
+            .advance_flow_creating_user(loaded.flow.id, loaded.flow.generation, state, user, Some(&record))
+            .await
+            .map_err(|e| match e {
+                crate::ports::StoreError::Conflict(_) => FlowError::UserAlreadyExists,
+                other => other.into(),
+            })?;
+        if !ok {
+            return Err(FlowError::TokenInvalid(TokenProblem::Superseded));
+        }
+        Ok(issued)
+    }
+
+    /// Issues another token at the flow's current generation (a resend), storing `state`: the
+    /// presented token stays valid too.
+    pub async fn reissue(
+        &self,
+        loaded: &LoadedFlow,
+        state: &serde_json::Value,
+        step: Step,
+    ) -> FlowResult<IssuedToken> {
         let now = self.clock.unix();
         let (issued, record) = self.mint(&loaded.flow, loaded.flow.generation, step, now);
-        if !self.store.add_token(&record).await? {
+        if !self.store.add_token(&record, state).await? {
             return Err(FlowError::TokenInvalid(TokenProblem::Superseded));
         }
         Ok(issued)

@@ -4,3 +4,4 @@ pub mod after;
 pub mod challenge;
 pub mod continuation;
 pub mod signin;
+pub mod signup;
