@@ -7,7 +7,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openciam_core::FlowError;
-use openciam_core::error::TokenProblem;
+use openciam_core::error::{CodeProblem, TokenProblem};
+use openciam_core::strategy::password_policy::PolicyViolation;
+use openciam_wire::error::{AttributeName, RequiredAttribute};
 use openciam_wire::error::{Correlation, catalogue as c};
 use openciam_wire::{CatalogueEntry, ErrorBody, FormError};
 
@@ -28,6 +30,18 @@ pub(crate) enum ApiError {
     Timeout,
     /// A handler panicked.
     Panic,
+    /// A next step Entra sends as HTTP 400 with a continuation token (`credential_required`,
+    /// `attributes_required`).
+    NextStep(Box<NextStep>),
+}
+
+/// A 400 that carries the next continuation token.
+#[derive(Debug)]
+pub(crate) struct NextStep {
+    pub(crate) entry: CatalogueEntry,
+    pub(crate) detail: &'static str,
+    pub(crate) continuation_token: String,
+    pub(crate) required_attributes: Option<Vec<RequiredAttribute>>,
 }
 
 impl From<FlowError> for ApiError {
@@ -50,6 +64,9 @@ pub(crate) struct ErrorSpec {
     detail: String,
     /// Logged (never sent) for 5xx.
     pub(crate) cause: Option<String>,
+    continuation_token: Option<String>,
+    required_attributes: Option<Vec<RequiredAttribute>>,
+    invalid_attributes: Option<Vec<AttributeName>>,
 }
 
 impl ErrorSpec {
@@ -59,12 +76,19 @@ impl ErrorSpec {
             args: args.iter().map(|s| (*s).to_owned()).collect(),
             detail: detail.into(),
             cause: None,
+            continuation_token: None,
+            required_attributes: None,
+            invalid_attributes: None,
         }
     }
 
     pub(crate) fn into_body(self, corr: &Correlation) -> ErrorBody {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        ErrorBody::new(&self.entry, &args, &self.detail, corr)
+        let mut body = ErrorBody::new(&self.entry, &args, &self.detail, corr);
+        body.continuation_token = self.continuation_token;
+        body.required_attributes = self.required_attributes;
+        body.invalid_attributes = self.invalid_attributes;
+        body
     }
 }
 
@@ -74,7 +98,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(spec.entry.status).unwrap_or(StatusCode::BAD_REQUEST);
         let retry_after = match spec.entry {
             e if e == c::OVERLOADED => Some("1"),
-            e if e == c::DATABASE_UNAVAILABLE => Some("5"),
+            e if e == c::DATABASE_UNAVAILABLE || e == c::MAIL_UNAVAILABLE => Some("5"),
             _ => None,
         };
         let mut response = (
@@ -137,6 +161,12 @@ impl ApiError {
                 &[],
                 "The request took too long; retry after the Retry-After delay.",
             ),
+            Self::NextStep(step) => {
+                let mut s = ErrorSpec::new(step.entry, &[], step.detail);
+                s.continuation_token = Some(step.continuation_token);
+                s.required_attributes = step.required_attributes;
+                s
+            }
             Self::Panic => {
                 let mut s = ErrorSpec::new(c::SERVER_ERROR, &[], "");
                 s.cause = Some("handler panicked".into());
@@ -239,6 +269,40 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             &[],
             "The session was revoked (a rotated refresh token was reused, the password changed, the account was disabled, or an administrator revoked it); sign the user in again.",
         ),
+        F::UserAlreadyExists => ErrorSpec::new(
+            c::USER_ALREADY_EXISTS,
+            &[],
+            "An account with this username exists in this tenant; sign in instead, or reset the password.",
+        ),
+        F::PasswordPolicy(v) => password_spec(v),
+        F::AttributeValidation(names) => {
+            let detail = format!("These attributes have invalid values: {}.", names.join(", "));
+            let mut s = ErrorSpec::new(c::ATTRIBUTE_VALIDATION_FAILED, &[], detail);
+            s.invalid_attributes = Some(names.into_iter().map(|name| AttributeName { name }).collect());
+            s
+        }
+        F::AttributesMalformed => ErrorSpec::new(
+            c::MISSING_PARAMETER,
+            &["attributes"],
+            "Send 'attributes' as a JSON object serialised to a string, e.g. {\"displayName\":\"Jane\"}.",
+        ),
+        F::InvalidCode(problem) => ErrorSpec::new(c::INVALID_OOB_VALUE, &[], code_detail(problem)),
+        F::TooManyCodes { retry_after } => {
+            let detail = match retry_after {
+                Some(secs) => format!("Wait {secs} seconds before requesting another code; the current code and continuation_token stay valid."),
+                None => "This flow or address reached its limit of codes; enter the last code received, or start again later.".to_owned(),
+            };
+            ErrorSpec::new(c::TOO_MANY_CODES, &[], detail)
+        }
+        F::MailUnavailable(cause) => {
+            let mut s = ErrorSpec::new(
+                c::MAIL_UNAVAILABLE,
+                &[],
+                "The code e-mail could not be sent; nothing changed. Call challenge again with the same continuation_token after the Retry-After delay.",
+            );
+            s.cause = Some(format!("{cause:#}"));
+            s
+        }
         F::Overloaded => ErrorSpec::new(
             c::OVERLOADED,
             &[],
@@ -253,6 +317,53 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             let mut s = ErrorSpec::new(c::SERVER_ERROR, &[], "");
             s.cause = Some(format!("{cause:#}"));
             s
+        }
+    }
+}
+
+fn password_spec(v: PolicyViolation) -> ErrorSpec {
+    let (entry, detail) = match v {
+        PolicyViolation::TooShort => (
+            c::PASSWORD_TOO_SHORT,
+            "Choose a longer password (at least 8 characters).",
+        ),
+        PolicyViolation::TooLong => (
+            c::PASSWORD_TOO_LONG,
+            "Choose a password of at most 256 characters.",
+        ),
+        PolicyViolation::Invalid => (
+            c::PASSWORD_IS_INVALID,
+            "Remove control characters (tabs, line breaks) from the password.",
+        ),
+        PolicyViolation::Banned => (
+            c::PASSWORD_BANNED,
+            "This password is on the list of common passwords; choose another.",
+        ),
+        PolicyViolation::TooWeak => (
+            c::PASSWORD_TOO_WEAK,
+            "Use at least three of: lower-case letters, upper-case letters, digits, symbols.",
+        ),
+    };
+    ErrorSpec::new(
+        entry,
+        &[],
+        format!("{detail} The same continuation_token may be sent again."),
+    )
+}
+
+fn code_detail(problem: CodeProblem) -> &'static str {
+    match problem {
+        CodeProblem::Wrong => {
+            "The code is wrong; send the code from the latest e-mail with the same continuation_token."
+        }
+        CodeProblem::Burnt => {
+            "Too many wrong codes: this code no longer works. Request a new code by calling challenge with the same continuation_token."
+        }
+        CodeProblem::Expired => {
+            "The code has expired. Request a new code by calling challenge with the same continuation_token."
+        }
+        CodeProblem::NoCode => {
+            "No code is pending for this flow. Request one by calling challenge with the same continuation_token."
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Every route, in one place (paths mirror Entra under `/{tenant}`), and the middleware stack.
 
-use crate::routes::{discovery, health, not_found, signin, token};
+use crate::routes::{dev, discovery, health, not_found, signin, signup, token};
 use crate::state::AppState;
 use crate::{cors, ctx};
 use axum::Router;
@@ -11,8 +11,17 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 /// Builds the application router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut routes = Router::new();
+    if state.mailbox.is_some() {
+        routes = routes
+            .route("/_dev/mailbox", get(dev::mailbox))
+            .route("/_dev/mailbox/latest-code", get(dev::latest_code));
+    }
+    routes
         .route("/healthz", get(health::healthz))
+        .route("/{tenant}/signup/v1.0/start", post(signup::signup_start))
+        .route("/{tenant}/signup/v1.0/challenge", post(signup::signup_challenge))
+        .route("/{tenant}/signup/v1.0/continue", post(signup::signup_continue))
         .route("/{tenant}/oauth2/v2.0/initiate", post(signin::signin_initiate))
         .route("/{tenant}/oauth2/v2.0/challenge", post(signin::signin_challenge))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))

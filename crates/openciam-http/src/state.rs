@@ -1,5 +1,6 @@
 //! Shared state of the HTTP layer.
 
+use openciam_core::mail::MailboxReader;
 use openciam_core::services::Services;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,4 +33,6 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// HTTP settings.
     pub config: Arc<HttpConfig>,
+    /// The dev mailbox (only in `openciam dev`): mounts `/_dev/mailbox`.
+    pub mailbox: Option<Arc<dyn MailboxReader>>,
 }

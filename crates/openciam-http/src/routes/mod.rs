@@ -1,8 +1,10 @@
 //! Route handlers, one module per flow.
 
+pub(crate) mod dev;
 pub(crate) mod discovery;
 pub(crate) mod health;
 pub(crate) mod signin;
+pub(crate) mod signup;
 pub(crate) mod token;
 
 use crate::cors::CallingApp;
