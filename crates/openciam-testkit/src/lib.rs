@@ -12,11 +12,14 @@ use base64::Engine as _;
 use openciam::seed::{DEMO_CLIENT_ID, DEMO_TENANT};
 use openciam_core::clock::FakeClock;
 use openciam_core::crypto::MasterKey;
+use openciam_core::mail::{MailError, MailTenant, MailboxFilter, MailboxReader, Mailer, OutboundEmail};
 use openciam_core::services::{CoreConfig, Services};
+use openciam_core::strategy::email_otp::OtpConfig;
 use openciam_core::strategy::password::HasherConfig;
 use openciam_core::token::TokenConfig;
 use openciam_http::HttpConfig;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The demo app's client id, as a string.
@@ -33,6 +36,10 @@ pub struct Options {
     pub refresh_reuse_grace: u64,
     /// Body cap, bytes.
     pub body_limit: usize,
+    /// Seconds between codes of one flow (0: resends at once).
+    pub resend_interval: u64,
+    /// Codes per address per hour.
+    pub max_codes_per_address: i64,
 }
 
 impl Default for Options {
@@ -41,6 +48,8 @@ impl Default for Options {
             cors_any_origin: false,
             refresh_reuse_grace: 0,
             body_limit: 64 * 1024,
+            resend_interval: 0,
+            max_codes_per_address: 20,
         }
     }
 }
@@ -59,6 +68,26 @@ pub struct TestApp {
     pub services: Arc<Services>,
     /// The data directory (a dev data dir: `openciam --data` works on it).
     pub dir: tempfile::TempDir,
+    /// The dev mailbox the server sends to.
+    pub mailbox: Arc<dyn MailboxReader>,
+    /// Make every send fail (a relay outage) while true.
+    pub mail_down: Arc<AtomicBool>,
+}
+
+/// Delivers to the dev mailbox unless the test switched mail off.
+struct SwitchableMailer {
+    inner: Arc<dyn Mailer>,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl Mailer for SwitchableMailer {
+    async fn send(&self, tenant: &MailTenant, mail: &OutboundEmail) -> Result<(), MailError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(MailError::Unavailable(anyhow::anyhow!("test relay is down")));
+        }
+        self.inner.send(tenant, mail).await
+    }
 }
 
 /// A response, parsed.
@@ -155,6 +184,11 @@ impl TestApp {
                 concurrency: 2,
                 queue: 64,
             },
+            otp: OtpConfig {
+                resend_interval: Duration::from_secs(options.resend_interval),
+                max_per_address_per_hour: options.max_codes_per_address,
+                ..OtpConfig::default()
+            },
             ..CoreConfig::default()
         };
         let http = HttpConfig {
@@ -162,9 +196,23 @@ impl TestApp {
             body_limit: options.body_limit,
             ..HttpConfig::default()
         };
-        let parts = openciam::app::build(store, clock.clone(), &master, core, http)
-            .await
-            .unwrap();
+        let setup = openciam_mail::build(&openciam_mail::MailConfig::default(), clock.clone()).unwrap();
+        let mailbox = setup.mailbox_reader().unwrap();
+        let mail_down = Arc::new(AtomicBool::new(false));
+        let mailer: Arc<dyn Mailer> = Arc::new(SwitchableMailer {
+            inner: setup.mailer(),
+            down: mail_down.clone(),
+        });
+        let parts = openciam::app::build(
+            store,
+            clock.clone(),
+            &master,
+            (mailer, Some(mailbox.clone())),
+            core,
+            http,
+        )
+        .await
+        .unwrap();
         openciam::seed::seed_demo(&parts.services.admin).await.unwrap();
         tokio::spawn(openciam::app::serve(listener, parts.router));
         Self {
@@ -174,7 +222,18 @@ impl TestApp {
             clock,
             services: parts.services,
             dir,
+            mailbox,
+            mail_down,
         }
+    }
+
+    /// The newest code mailed to `to` (normalised match), if any.
+    pub fn latest_code(&self, to: &str) -> Option<String> {
+        let filter = MailboxFilter {
+            to: Some(to.to_owned()),
+            ..MailboxFilter::default()
+        };
+        self.mailbox.messages(&filter).into_iter().find_map(|m| m.code)
     }
 
     /// POSTs a form to `{base}/{path}`.

@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use openciam_core::clock::Clock;
 use openciam_core::crypto::MasterKey;
+use openciam_core::mail::{MailboxReader, Mailer};
 use openciam_core::ports::Store;
 use openciam_core::services::{CoreConfig, Services};
 use openciam_http::{AppState, HttpConfig};
@@ -37,13 +38,16 @@ pub async fn build(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     master: &MasterKey,
+    mail: (Arc<dyn Mailer>, Option<Arc<dyn MailboxReader>>),
     core: CoreConfig,
     http: HttpConfig,
 ) -> anyhow::Result<ServerParts> {
-    let services = Arc::new(Services::build(store, clock, master, core).await?);
+    let (mailer, mailbox) = mail;
+    let services = Arc::new(Services::build(store, clock, master, mailer, core).await?);
     let router = openciam_http::router(AppState {
         services: services.clone(),
         config: Arc::new(http),
+        mailbox,
     });
     Ok(ServerParts { services, router })
 }

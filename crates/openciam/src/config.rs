@@ -6,7 +6,8 @@
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format as _, Toml};
-use openciam_core::model::SignInMethod;
+use openciam_core::model::{AttributeSpec, SignInMethod};
+use openciam_core::strategy::password_policy::PolicyProfile;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use std::path::Path;
@@ -37,6 +38,12 @@ pub struct Config {
     /// Password hashing pool.
     #[serde(default)]
     pub passwords: PasswordsSection,
+    /// One-time codes.
+    #[serde(default)]
+    pub codes: CodesSection,
+    /// Outgoing mail (`backend = "smtp"` in production).
+    #[serde(default)]
+    pub mail: openciam_mail::MailConfig,
     /// Tenants and their apps, created or updated at start.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
@@ -114,6 +121,49 @@ pub struct PasswordsSection {
     pub max_queued_hashes: usize,
 }
 
+/// `[codes]`: e-mail one-time codes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodesSection {
+    /// Seconds a code stays valid (shorter than a continuation token).
+    pub code_lifetime_seconds: u64,
+    /// Wrong tries before a code is burnt.
+    pub max_attempts: i64,
+    /// Minimum seconds between two codes of one flow (the `interval` clients see).
+    pub resend_interval_seconds: u64,
+    /// Codes per flow.
+    pub max_per_flow: u32,
+    /// Codes per address per hour, across flows.
+    pub max_per_address_per_hour: i64,
+}
+
+impl Default for CodesSection {
+    fn default() -> Self {
+        let d = openciam_core::strategy::email_otp::OtpConfig::default();
+        Self {
+            code_lifetime_seconds: d.code_ttl.as_secs(),
+            max_attempts: d.max_attempts,
+            resend_interval_seconds: d.resend_interval.as_secs(),
+            max_per_flow: d.max_per_flow,
+            max_per_address_per_hour: d.max_per_address_per_hour,
+        }
+    }
+}
+
+impl CodesSection {
+    /// The core's code settings.
+    pub fn to_core(&self) -> openciam_core::strategy::email_otp::OtpConfig {
+        openciam_core::strategy::email_otp::OtpConfig {
+            code_length: 8,
+            code_ttl: std::time::Duration::from_secs(self.code_lifetime_seconds),
+            max_attempts: self.max_attempts,
+            resend_interval: std::time::Duration::from_secs(self.resend_interval_seconds),
+            max_per_flow: self.max_per_flow,
+            max_per_address_per_hour: self.max_per_address_per_hour,
+        }
+    }
+}
+
 /// `[[tenants]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +174,10 @@ pub struct TenantConfig {
     pub domain: Option<String>,
     /// GUID; generated when absent (then fixed in the database).
     pub id: Option<uuid::Uuid>,
+    /// `{ profile = "nist", min_length = 8 }` (default) or `{ profile = "entra" }`. Applied when
+    /// the tenant is created.
+    #[serde(default = "serve_policy")]
+    pub password_policy: PolicyProfile,
     /// Apps of the tenant.
     #[serde(default)]
     pub apps: Vec<AppConfig>,
@@ -152,6 +206,14 @@ pub struct AppConfig {
     /// Exposed scopes, short names.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Attributes sign-up collects: `{ name, type = "string"|"boolean"|"int", required,
+    /// min_length, max_length, pattern, allowed_values }`.
+    #[serde(default)]
+    pub signup_attributes: Vec<AttributeSpec>,
+}
+
+fn serve_policy() -> PolicyProfile {
+    PolicyProfile::SERVE_DEFAULT
 }
 
 fn default_method() -> SignInMethod {

@@ -4,8 +4,9 @@
 use crate::config::TenantConfig;
 use openciam_core::admin::{AdminError, AdminService, NewApp};
 use openciam_core::ids::{ClientId, TenantId};
-use openciam_core::model::SignInMethod;
+use openciam_core::model::{AttributeKind, AttributeSpec, SignInMethod};
 use openciam_core::ports::Store;
+use openciam_core::strategy::password_policy::PolicyProfile;
 use uuid::Uuid;
 
 /// The demo tenant's fixed GUID (printed in the README).
@@ -14,6 +15,10 @@ pub const DEMO_TENANT_ID: Uuid = Uuid::from_u128(0xde000000_0000_4000_8000_00000
 pub const DEMO_TENANT: &str = "demo";
 /// The demo app: e-mail + password, native auth.
 pub const DEMO_CLIENT_ID: Uuid = Uuid::from_u128(0x11111111_1111_1111_1111_111111111111);
+/// E-mail-code sign-up, no password.
+pub const DEMO_CODE_CLIENT_ID: Uuid = Uuid::from_u128(0x22222222_2222_2222_2222_222222222222);
+/// E-mail + password sign-up requiring `displayName` and `city`.
+pub const DEMO_ATTRS_CLIENT_ID: Uuid = Uuid::from_u128(0x33333333_3333_3333_3333_333333333333);
 /// The demo API: exposes `api://demo/read` and `api://demo/write`.
 pub const DEMO_API_CLIENT_ID: Uuid = Uuid::from_u128(0x44444444_4444_4444_4444_444444444444);
 
@@ -28,7 +33,12 @@ fn ok_if_exists<T>(r: Result<T, AdminError>) -> Result<(), AdminError> {
 pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
     ok_if_exists(
         admin
-            .create_tenant(DEMO_TENANT, None, Some(TenantId(DEMO_TENANT_ID)))
+            .create_tenant(
+                DEMO_TENANT,
+                None,
+                Some(TenantId(DEMO_TENANT_ID)),
+                PolicyProfile::DEV_DEFAULT,
+            )
             .await,
     )?;
     ok_if_exists(
@@ -43,6 +53,43 @@ pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
                     cors_origins: vec![],
                     identifier_uri: None,
                     scopes: vec![],
+                    signup_attributes: vec![],
+                },
+            )
+            .await,
+    )?;
+    ok_if_exists(
+        admin
+            .create_app(
+                DEMO_TENANT,
+                NewApp {
+                    client_id: Some(ClientId::from_uuid(DEMO_CODE_CLIENT_ID)),
+                    display_name: "Demo app (e-mail code)".into(),
+                    method: SignInMethod::EmailOtp,
+                    ..NewApp::default()
+                },
+            )
+            .await,
+    )?;
+    let text = |name: &str| AttributeSpec {
+        name: name.into(),
+        kind: AttributeKind::String,
+        required: true,
+        min_length: None,
+        max_length: None,
+        pattern: None,
+        allowed_values: vec![],
+    };
+    ok_if_exists(
+        admin
+            .create_app(
+                DEMO_TENANT,
+                NewApp {
+                    client_id: Some(ClientId::from_uuid(DEMO_ATTRS_CLIENT_ID)),
+                    display_name: "Demo app (password + attributes)".into(),
+                    method: SignInMethod::EmailPassword,
+                    signup_attributes: vec![text("displayName"), text("city")],
+                    ..NewApp::default()
                 },
             )
             .await,
@@ -59,6 +106,7 @@ pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
                     cors_origins: vec![],
                     identifier_uri: Some("api://demo".into()),
                     scopes: vec!["read".into(), "write".into()],
+                    signup_attributes: vec![],
                 },
             )
             .await,
@@ -75,7 +123,12 @@ pub async fn apply_tenants(
     for t in tenants {
         ok_if_exists(
             admin
-                .create_tenant(&t.name, t.domain.as_deref(), t.id.map(TenantId))
+                .create_tenant(
+                    &t.name,
+                    t.domain.as_deref(),
+                    t.id.map(TenantId),
+                    t.password_policy,
+                )
                 .await,
         )?;
         let tenant = admin.tenant(&t.name).await?;
@@ -92,6 +145,7 @@ pub async fn apply_tenants(
                 cors_origins: a.cors_origins.clone(),
                 identifier_uri: a.identifier_uri.clone(),
                 scopes: a.scopes.clone(),
+                signup_attributes: a.signup_attributes.clone(),
             };
             match admin.create_app(&t.name, new.clone()).await {
                 Ok(_) => {}
@@ -113,6 +167,7 @@ pub async fn apply_tenants(
                     existing.cors_origins = new.cors_origins;
                     existing.identifier_uri = new.identifier_uri;
                     existing.scopes = new.scopes;
+                    existing.signup_attributes = new.signup_attributes;
                     store.update_app(&existing).await?;
                 }
                 Err(e) => return Err(e.into()),

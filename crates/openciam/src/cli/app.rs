@@ -119,6 +119,7 @@ pub async fn run(cmd: AppCommand) -> anyhow::Result<()> {
                         cors_origins: a.cors_origins,
                         identifier_uri: a.identifier_uri,
                         scopes: a.scopes,
+                        signup_attributes: vec![],
                     },
                 )
                 .await?;

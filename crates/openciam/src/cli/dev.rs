@@ -2,7 +2,10 @@
 
 use super::store_args::{DEFAULT_DATA_DIR, dev_database_url};
 use crate::app;
-use crate::seed::{self, DEMO_API_CLIENT_ID, DEMO_CLIENT_ID, DEMO_TENANT, DEMO_TENANT_ID};
+use crate::seed::{
+    self, DEMO_API_CLIENT_ID, DEMO_ATTRS_CLIENT_ID, DEMO_CLIENT_ID, DEMO_CODE_CLIENT_ID, DEMO_TENANT,
+    DEMO_TENANT_ID,
+};
 use anyhow::Context as _;
 use clap::Args;
 use openciam_core::clock::SystemClock;
@@ -67,7 +70,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         cors_any_origin: true,
         ..HttpConfig::default()
     };
-    let parts = app::build(store, Arc::new(SystemClock), &master, core, http).await?;
+    let clock = Arc::new(SystemClock);
+    let mail = openciam_mail::build(&openciam_mail::MailConfig::default(), clock.clone())?;
+    let parts = app::build(
+        store,
+        clock,
+        &master,
+        (mail.mailer(), mail.mailbox_reader()),
+        core,
+        http,
+    )
+    .await?;
     seed::seed_demo(&parts.services.admin).await?;
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
     let base = public_url.trim_end_matches('/');
@@ -85,6 +98,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "  API scopes:           api://demo/read api://demo/write  (app {DEMO_API_CLIENT_ID})"
+    )?;
+    writeln!(
+        out,
+        "  sign-up apps:         {DEMO_CODE_CLIENT_ID} (e-mail code only), {DEMO_ATTRS_CLIENT_ID} (password + displayName, city)"
+    )?;
+    writeln!(
+        out,
+        "  dev mailbox:          http://{addr}/_dev/mailbox  (JSON: /_dev/mailbox/latest-code?to=EMAIL)"
     )?;
     writeln!(out, "  data:                 {}", args.data.display())?;
     writeln!(

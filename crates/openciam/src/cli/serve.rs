@@ -53,6 +53,7 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
                 p.max_queued_hashes
             },
         },
+        otp: config.codes.to_core(),
     }
 }
 
@@ -68,7 +69,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
     };
     let core = core_config(&config, &resolved.public_url);
-    let parts = app::build(store.clone(), Arc::new(SystemClock), &master, core, http).await?;
+    if config.mail.backend == openciam_mail::MailBackend::Dev {
+        anyhow::bail!(
+            "the dev mailbox is for `openciam dev` only; configure [mail] with backend = \"smtp\" and a [mail.smtp] relay"
+        );
+    }
+    let clock = Arc::new(SystemClock);
+    let mail = openciam_mail::build(&config.mail, clock.clone())?;
+    let parts = app::build(store.clone(), clock, &master, (mail.mailer(), None), core, http).await?;
     seed::apply_tenants(&parts.services.admin, store.as_ref(), &config.tenants).await?;
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
     let (listener, addr) = app::bind(&resolved.listen).await?;

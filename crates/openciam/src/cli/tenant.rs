@@ -3,6 +3,7 @@
 use super::store_args::StoreArgs;
 use clap::{Args, Subcommand};
 use openciam_core::ids::TenantId;
+use openciam_core::strategy::password_policy::PolicyProfile;
 
 /// Tenant commands.
 #[derive(Debug, Subcommand)]
@@ -25,6 +26,12 @@ pub struct CreateArgs {
     /// GUID; generated when absent.
     #[arg(long)]
     pub id: Option<uuid::Uuid>,
+    /// Password policy: `nist` (minimum length, banned list) or `entra` (Entra's rules).
+    #[arg(long, default_value = "nist", value_parser = ["nist", "entra"])]
+    pub password_policy: String,
+    /// Minimum password length for the `nist` policy (at least 8).
+    #[arg(long, default_value_t = 8)]
+    pub min_length: usize,
     /// Store selection.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -34,9 +41,16 @@ pub struct CreateArgs {
 pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create(a) => {
+            let policy = match a.password_policy.as_str() {
+                "entra" => PolicyProfile::Entra,
+                _ if a.min_length < 8 => anyhow::bail!("--min-length must be at least 8"),
+                _ => PolicyProfile::Nist {
+                    min_length: a.min_length,
+                },
+            };
             let (_, admin) = a.store.open().await?;
             let t = admin
-                .create_tenant(&a.name, a.domain.as_deref(), a.id.map(TenantId))
+                .create_tenant(&a.name, a.domain.as_deref(), a.id.map(TenantId), policy)
                 .await?;
             println!("{}  {}  {}", t.id, t.name, t.domain);
         }

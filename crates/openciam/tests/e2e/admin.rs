@@ -257,7 +257,7 @@ fn serve_starts_from_config_with_env_and_file_secrets() {
         format!(
             "listen = \"127.0.0.1:0\"\npublic_url = \"https://login.example.com\"\n\
              [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
-             [[tenants]]\nname = \"contoso\"\n[[tenants.apps]]\nclient_id = \"aaaaaaaa-0000-4000-8000-000000000001\"\ncors_origins = [\"https://shop.example\"]\n",
+             [mail]\nbackend = \"smtp\"\nfrom = \"Contoso <no-reply@contoso.example>\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\n[[tenants]]\nname = \"contoso\"\n[[tenants.apps]]\nclient_id = \"aaaaaaaa-0000-4000-8000-000000000001\"\ncors_origins = [\"https://shop.example\"]\n",
             db.display()
         ),
     )

@@ -18,6 +18,7 @@ async fn setup() -> (TestApp, String) {
         cors_origins: vec![origin.into()],
         identifier_uri: None,
         scopes: vec![],
+        signup_attributes: vec![],
     };
     let a = app
         .services

@@ -91,6 +91,7 @@ async fn unknown_expired_and_foreign_refresh_tokens() {
                 cors_origins: vec![],
                 identifier_uri: None,
                 scopes: vec![],
+                signup_attributes: vec![],
             },
         )
         .await

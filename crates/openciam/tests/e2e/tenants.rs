@@ -61,7 +61,15 @@ async fn unknown_tenant_is_90002() {
 async fn tenants_are_isolated() {
     let app = TestApp::spawn().await;
     let admin = &app.services.admin;
-    admin.create_tenant("other", None, None).await.unwrap();
+    admin
+        .create_tenant(
+            "other",
+            None,
+            None,
+            openciam_core::strategy::password_policy::PolicyProfile::SERVE_DEFAULT,
+        )
+        .await
+        .unwrap();
     let other_app = admin
         .create_app(
             "other",
@@ -73,6 +81,7 @@ async fn tenants_are_isolated() {
                 cors_origins: vec![],
                 identifier_uri: None,
                 scopes: vec![],
+                signup_attributes: vec![],
             },
         )
         .await

@@ -122,6 +122,7 @@ async fn tampered_and_foreign_tokens_are_refused() {
                 cors_origins: vec![],
                 identifier_uri: None,
                 scopes: vec![],
+                signup_attributes: vec![],
             },
         )
         .await
