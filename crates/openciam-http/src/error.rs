@@ -64,18 +64,26 @@ pub(crate) struct ErrorSpec {
     detail: String,
     /// Logged (never sent) for 5xx.
     pub(crate) cause: Option<String>,
+    /// `Retry-After` seconds (429 and 503 only, spec §7.1).
+    retry_after: Option<&'static str>,
     continuation_token: Option<String>,
     required_attributes: Option<Vec<RequiredAttribute>>,
     invalid_attributes: Option<Vec<AttributeName>>,
 }
 
 impl ErrorSpec {
+    fn retry_after(mut self, secs: &'static str) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     fn new(entry: CatalogueEntry, args: &[&str], detail: impl Into<String>) -> Self {
         Self {
             entry,
             args: args.iter().map(|s| (*s).to_owned()).collect(),
             detail: detail.into(),
             cause: None,
+            retry_after: None,
             continuation_token: None,
             required_attributes: None,
             invalid_attributes: None,
@@ -96,11 +104,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let spec = self.spec();
         let status = StatusCode::from_u16(spec.entry.status).unwrap_or(StatusCode::BAD_REQUEST);
-        let retry_after = match spec.entry {
-            e if e == c::OVERLOADED => Some("1"),
-            e if e == c::DATABASE_UNAVAILABLE || e == c::MAIL_UNAVAILABLE => Some("5"),
-            _ => None,
-        };
+        let retry_after = spec.retry_after;
         let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -160,7 +164,8 @@ impl ApiError {
                 c::OVERLOADED,
                 &[],
                 "The request took too long; retry after the Retry-After delay.",
-            ),
+            )
+            .retry_after("1"),
             Self::NextStep(step) => {
                 let mut s = ErrorSpec::new(step.entry, &[], step.detail);
                 s.continuation_token = Some(step.continuation_token);
@@ -301,17 +306,18 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
                 "The code e-mail could not be sent; nothing changed. Call challenge again with the same continuation_token after the Retry-After delay.",
             );
             s.cause = Some(format!("{cause:#}"));
-            s
+            s.retry_after("5")
         }
         F::Overloaded => ErrorSpec::new(
             c::OVERLOADED,
             &[],
             "The server is shedding load; retry after the Retry-After delay.",
-        ),
+        )
+        .retry_after("1"),
         F::StorageUnavailable(cause) => {
             let mut s = ErrorSpec::new(c::DATABASE_UNAVAILABLE, &[], "Retry after the Retry-After delay.");
             s.cause = Some(format!("{cause:#}"));
-            s
+            s.retry_after("5")
         }
         F::Internal(cause) => {
             let mut s = ErrorSpec::new(c::SERVER_ERROR, &[], "");

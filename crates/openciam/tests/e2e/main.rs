@@ -7,5 +7,6 @@ mod form;
 mod refresh;
 mod scopes;
 mod signin;
+mod signup;
 mod tenants;
 mod tokens_ct;
