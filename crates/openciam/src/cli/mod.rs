@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod dev;
+pub mod mail;
 pub mod serve;
 pub mod store_args;
 pub mod tenant;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Check mail delivery.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 /// Runs a parsed command.
@@ -47,5 +51,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => user::run(cmd).await,
         Command::App(cmd) => app::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
+        Command::Mail(cmd) => mail::run(cmd).await,
     }
 }
