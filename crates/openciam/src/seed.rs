@@ -133,6 +133,8 @@ pub async fn apply_tenants(
         )?;
         let tenant = admin.tenant(&t.name).await?;
         for a in &t.apps {
+            openciam_core::flow::signup::attributes::check_specs(&a.signup_attributes)
+                .map_err(|e| anyhow::anyhow!("tenant '{}', app {}: {e}", t.name, a.client_id))?;
             let new = NewApp {
                 client_id: Some(ClientId::from_uuid(a.client_id)),
                 display_name: if a.display_name.is_empty() {
