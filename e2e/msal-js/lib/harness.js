@@ -343,3 +343,39 @@ export function decodeJwtPayload(jwt) {
     if (parts.length !== 3) throw new Error(`not a JWT: ${jwt}`);
     return JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// openciam dev mailbox
+
+/**
+ * Polls `GET {origin}/_dev/mailbox/latest-code?to=EMAIL[&purpose=…][&since=<epoch ms>]` until it answers 200
+ * with `{"code": "…"}` (404 = nothing yet) or `timeoutMs` passes. Resolves the code string.
+ */
+export async function readMailboxCode(origin, to, { purpose, since, timeoutMs = 15_000, intervalMs = 200 } = {}) {
+    const q = new URLSearchParams({ to });
+    if (purpose) q.set("purpose", purpose);
+    if (since !== undefined) q.set("since", String(since));
+    const url = `${origin}/_dev/mailbox/latest-code?${q}`;
+    const deadline = Date.now() + timeoutMs;
+    let last = "(no response)";
+    for (;;) {
+        try {
+            const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+            const body = await res.text();
+            last = `${res.status} ${body}`;
+            if (res.status === 200) {
+                const code = JSON.parse(body).code;
+                if (typeof code === "string" && code) return code;
+                throw new Error(`dev mailbox answered 200 without a code: ${body}`);
+            }
+            if (res.status !== 404) throw new Error(`dev mailbox: GET ${url} -> ${last}`);
+        } catch (e) {
+            if (/dev mailbox/.test(e.message)) throw e;
+            last = String(e);
+        }
+        if (Date.now() >= deadline) {
+            throw new Error(`no code in the dev mailbox for ${to} within ${timeoutMs} ms (GET ${url} -> ${last})`);
+        }
+        await new Promise((r) => setTimeout(r, intervalMs));
+    }
+}

@@ -23,17 +23,24 @@ const logs = [];
 let logSeq = 0;
 let app = null;
 let initError = null;
+// Further CustomAuthPublicClientApplication instances, one per client id other than the page's (created on first
+// use with the page's configuration and that client id). Keyed by client id; values are promises.
+const otherApps = new Map();
+// Every actionable state object a flow has returned, by id, so a caller can act on a specific (possibly older)
+// state object again, e.g. submitCode() twice on the same SignUpCodeRequiredState after a wrong code.
+const states = new Map();
+let stateSeq = 0;
 // The pending action-required state of the current multi-step flow (sign-up, reset password, code sign-in).
 let pending = null;
 let pendingFlow = null;
 
-function readConfig() {
+function readConfig(clientIdOverride) {
     const q = new URLSearchParams(window.location.search);
     const base = q.get("base");
     if (!base) {
         throw new Error("missing ?base=<openciam base URL> in the page URL");
     }
-    const clientId = q.get("clientId") || DEFAULT_CLIENT_ID;
+    const clientId = clientIdOverride || q.get("clientId") || DEFAULT_CLIENT_ID;
     let authority = q.get("authority");
     if (!authority) {
         const u = new URL(base);
@@ -145,11 +152,28 @@ function describeState(state) {
     return s;
 }
 
+const ACTIONS = ["submitCode", "submitPassword", "submitNewPassword", "submitAttributes", "signIn", "resendCode"];
+
+function isActionable(state) {
+    return !!state && ACTIONS.some((m) => typeof state[m] === "function");
+}
+
+/** Remembers an actionable state object and returns its id (null for terminal states). */
+function registerState(state) {
+    if (!isActionable(state)) return null;
+    stateSeq += 1;
+    states.set(stateSeq, state);
+    return stateSeq;
+}
+
 function describeResult(result) {
+    const state = describeState(result.state);
+    if (state) state.id = registerState(result.state);
     const out = {
         ok: !result.error,
         status: predicates(result),
-        state: describeState(result.state),
+        state,
+        stateId: state ? state.id : null,
         error: describeError(result.error),
     };
     return out;
@@ -157,11 +181,7 @@ function describeResult(result) {
 
 function rememberPending(flow, result) {
     const st = result.state;
-    const actionable =
-        st &&
-        ["submitCode", "submitPassword", "submitNewPassword", "submitAttributes", "signIn", "resendCode"].some(
-            (m) => typeof st[m] === "function"
-        );
+    const actionable = isActionable(st);
     pending = actionable ? st : null;
     pendingFlow = actionable ? flow : null;
 }
@@ -176,8 +196,22 @@ async function guard(fn) {
     }
 }
 
-function currentAccountData() {
-    const r = app.getCurrentAccount();
+/** The MSAL instance for `clientId` (the page's own instance when omitted or equal to the page's client id). */
+async function appFor(clientId) {
+    if (!clientId || clientId === readConfig().auth.clientId) return app;
+    if (!otherApps.has(clientId)) {
+        otherApps.set(clientId, CustomAuthPublicClientApplication.create(readConfig(clientId)));
+    }
+    try {
+        return await otherApps.get(clientId);
+    } catch (e) {
+        otherApps.delete(clientId);
+        throw e;
+    }
+}
+
+function currentAccountData(instance = app) {
+    const r = instance.getCurrentAccount();
     return r && r.data ? r.data : null;
 }
 
@@ -228,6 +262,30 @@ const oc = {
         });
     },
 
+    // Sign-up with an explicit client id (a separate MSAL instance per client id). `inputs` is MSAL's SignUpInputs
+    // ({username, password?, attributes?}). The result carries `stateId` for oc.step().
+    async startSignUp(clientId, inputs) {
+        return guard(async () => {
+            const instance = await appFor(clientId);
+            const result = await instance.signUp(inputs);
+            return describeResult(result);
+        });
+    },
+
+    // Calls `method(arg)` on the state object registered under `stateId` (from any earlier result), e.g.
+    // step(id, "submitCode", "12345678"), step(id, "submitAttributes", {...}), step(id, "signIn").
+    async step(stateId, method, arg) {
+        return guard(async () => {
+            const st = states.get(stateId);
+            if (!st) throw new Error(`no state with id ${stateId}`);
+            if (typeof st[method] !== "function") {
+                throw new Error(`state ${stateId} (${st.stateType}) has no method ${method}()`);
+            }
+            const result = arg === undefined ? await st[method]() : await st[method](arg);
+            return completedWithAccount(describeResult(result), result);
+        });
+    },
+
     async resetPassword(username) {
         return guard(async () => {
             const result = await app.resetPassword({ username });
@@ -270,22 +328,24 @@ const oc = {
         });
     },
 
-    async getAccessToken(forceRefresh, scopes) {
+    async getAccessToken(forceRefresh, scopes, clientId) {
         return guard(async () => {
-            const acc = currentAccountData();
+            const instance = await appFor(clientId);
+            const acc = currentAccountData(instance);
             if (!acc) {
-                const r = app.getCurrentAccount();
+                const r = instance.getCurrentAccount();
                 return { ok: false, error: describeError(r.error), tokens: null };
             }
             return tokensFor(acc, forceRefresh, scopes);
         });
     },
 
-    async signOut() {
+    async signOut(clientId) {
         return guard(async () => {
-            const acc = currentAccountData();
+            const instance = await appFor(clientId);
+            const acc = currentAccountData(instance);
             if (!acc) {
-                const r = app.getCurrentAccount();
+                const r = instance.getCurrentAccount();
                 return { ok: false, error: describeError(r.error) };
             }
             const r = await acc.signOut();
@@ -295,9 +355,9 @@ const oc = {
         });
     },
 
-    async currentAccount() {
+    async currentAccount(clientId) {
         return guard(async () => {
-            const r = app.getCurrentAccount();
+            const r = (await appFor(clientId)).getCurrentAccount();
             return {
                 ok: !r.error,
                 account: r.data ? describeAccount(r.data) : null,
