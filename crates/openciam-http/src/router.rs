@@ -35,7 +35,9 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::ApiError::Panic.into_response()
         }))
-        .layer(from_fn_with_state(state.clone(), cors::cors))
+        // The envelope (ids, timeout, error bodies) sits inside CORS, so every response it makes
+        // — a timeout included — still gets the CORS headers MSAL.js needs to read the body.
         .layer(from_fn_with_state(state.clone(), ctx::envelope))
+        .layer(from_fn_with_state(state.clone(), cors::cors))
         .with_state(state)
 }

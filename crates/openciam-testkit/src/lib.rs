@@ -2,11 +2,7 @@
 //! `127.0.0.1:0` over a fresh SQLite database in a temporary directory, with a [`FakeClock`] the
 //! test can move, and returns a client plus helpers for the common calls.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test harness fails loudly"
-)]
+#![expect(clippy::unwrap_used, reason = "a test harness fails loudly")]
 
 use base64::Engine as _;
 use openciam::seed::{DEMO_CLIENT_ID, DEMO_TENANT};

@@ -22,7 +22,7 @@ pub(crate) struct MailboxQuery {
 }
 
 impl MailboxQuery {
-    fn filter(&self) -> Result<MailboxFilter, Response> {
+    fn filter(&self) -> Result<MailboxFilter, Box<Response>> {
         let purpose = match self.purpose.as_deref() {
             None | Some("") => None,
             Some(p) => Some(MailPurpose::parse(p).ok_or_else(|| {
@@ -65,7 +65,7 @@ pub(crate) async fn mailbox(
     };
     let filter = match q.filter() {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let messages = reader.messages(&filter);
     if wants_json(&headers, &q) {
@@ -81,7 +81,7 @@ pub(crate) async fn latest_code(State(app): State<AppState>, Query(q): Query<Mai
     };
     let filter = match q.filter() {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match reader.messages(&filter).into_iter().find_map(|m| m.code) {
         Some(code) => Json(json!({ "code": code })).into_response(),

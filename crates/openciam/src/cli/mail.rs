@@ -36,10 +36,17 @@ pub async fn run(cmd: MailCommand) -> anyhow::Result<()> {
             let config = Config::load(&a.config)?;
             let setup = openciam_mail::build(&config.mail, Arc::new(SystemClock))?;
             if setup.backend() == openciam_mail::MailBackend::Dev {
-                anyhow::bail!("[mail] uses the dev backend, which sends nothing; configure backend = \"smtp\"");
+                anyhow::bail!(
+                    "[mail] uses the dev backend, which sends nothing; configure backend = \"smtp\""
+                );
             }
             setup
-                .send_test(&MailTenant { name: a.tenant.clone() }, &a.to)
+                .send_test(
+                    &MailTenant {
+                        name: a.tenant.clone(),
+                    },
+                    &a.to,
+                )
                 .await
                 .map_err(anyhow::Error::from)?;
             println!("test mail sent to {}", a.to);

@@ -1,5 +1,7 @@
 //! End-to-end tests over real HTTP against a server on an ephemeral port (one test binary).
 
+#![expect(clippy::unwrap_used, reason = "tests and their helpers fail loudly")]
+
 mod admin;
 mod cors;
 mod discovery;
