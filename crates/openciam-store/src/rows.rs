@@ -50,6 +50,13 @@ macro_rules! column_name {
     };
 }
 
+/// `revoke_reason` written when a password reset flow ends the user's sessions.
+pub(crate) const REASON_PASSWORD_RESET: &str = "password_reset";
+/// `revoke_reason` written when a password change (administrative) ends the user's sessions.
+pub(crate) const REASON_PASSWORD_CHANGED: &str = "password_changed";
+/// `revoke_reason` written when disabling the user ends their sessions.
+pub(crate) const REASON_USER_DISABLED: &str = "user_disabled";
+
 /// The stored form of a uuid: lower-case, hyphenated.
 pub(crate) fn uuid_text(id: Uuid) -> String {
     id.hyphenated().to_string()
@@ -88,6 +95,11 @@ fn parse_method(text: &str) -> StoreResult<SignInMethod> {
 
 fn parse_uuid(column: &str, text: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(text).map_err(|e| corrupt(column, e))
+}
+
+/// A stored tenant id (e.g. returned by an `UPDATE … RETURNING tenant_id`).
+pub(crate) fn parse_tenant_id(column: &str, text: &str) -> StoreResult<TenantId> {
+    parse_uuid(column, text).map(TenantId)
 }
 
 fn parse_client_id(column: &str, text: &str) -> StoreResult<ClientId> {

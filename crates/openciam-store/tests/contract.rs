@@ -50,6 +50,7 @@ macro_rules! contract_suite {
             users_round_trip,
             duplicate_username_conflicts_within_tenant_only,
             set_user_password_replaces_hash_and_revokes_families,
+            set_user_password_deletes_the_users_flows,
             set_user_disabled_revokes_families_only_when_disabling,
             flow_and_token_round_trip,
             add_token_refused_after_advance,
@@ -60,6 +61,10 @@ macro_rules! contract_suite {
             advance_flow_creating_user_writes_both,
             advance_flow_creating_user_conflict_writes_nothing,
             advance_flow_creating_user_stale_generation_writes_nothing,
+            advance_flow_resetting_password_writes_everything,
+            advance_flow_resetting_password_stale_generation_writes_nothing,
+            advance_flow_resetting_password_unknown_user_writes_nothing,
+            concurrent_resets_have_one_winner,
             put_otp_replaces_and_invalidates_the_old_code,
             attempt_otp_counts_until_exhausted,
             attempt_otp_reports_missing_and_expired_codes,
@@ -191,6 +196,36 @@ async fn started_flow(store: &dyn Store, app: &App) -> (FlowRecord, Continuation
     let t = token(&f, 0, "challenge");
     store.create_flow(&f, &t).await.unwrap();
     (f, t)
+}
+
+/// A stored flow of `kind` naming `user`, with its first token and a code.
+async fn user_flow(
+    store: &dyn Store,
+    app: &App,
+    user: &User,
+    kind: FlowKind,
+) -> (FlowRecord, ContinuationRecord) {
+    let f = FlowRecord {
+        kind,
+        user_id: Some(user.id),
+        ..flow(app, T0 + 900)
+    };
+    let t = token(&f, 0, "challenge");
+    store.create_flow(&f, &t).await.unwrap();
+    store.put_otp(&otp(&f, T0 + 600)).await.unwrap();
+    (f, t)
+}
+
+/// Whether the flow is still stored (its first token still resolves) and still has its code.
+async fn flow_alive(store: &dyn Store, first: &ContinuationRecord) -> bool {
+    let found = store.token_with_flow(&first.token_hash).await.unwrap().is_some();
+    let code = store.attempt_otp(first.flow_id, T0, 1000).await.unwrap();
+    assert_eq!(
+        found,
+        code != OtpAttempt::NoCode,
+        "a flow's code lives exactly as long as the flow"
+    );
+    found
 }
 
 fn refresh(app: &App, user: &User, family: FamilyId, issued_at: i64) -> RefreshRecord {
@@ -433,6 +468,47 @@ async fn set_user_password_replaces_hash_and_revokes_families(store: &dyn Store)
             .await
             .unwrap()
     );
+}
+
+async fn set_user_password_deletes_the_users_flows(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let (_, sign_in) = user_flow(store, &a, &u, FlowKind::SignIn).await;
+    let (_, reset) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+    let bob = user(&t, "bob@example.com");
+    store.create_user(&bob).await.unwrap();
+    let (_, bobs) = user_flow(store, &a, &bob, FlowKind::SignIn).await;
+    let (_, anonymous) = started_flow(store, &a).await;
+
+    assert!(
+        store
+            .set_user_password(t.id, u.id, "$argon2id$new", T0 + 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !flow_alive(store, &sign_in).await,
+        "the user's sign-in flow is gone"
+    );
+    assert!(!flow_alive(store, &reset).await, "the user's reset flow is gone");
+    assert!(flow_alive(store, &bobs).await, "another user's flow stays");
+    assert!(
+        store
+            .token_with_flow(&anonymous.token_hash)
+            .await
+            .unwrap()
+            .is_some(),
+        "a flow naming no user stays"
+    );
+
+    // No such user: nothing is deleted.
+    let (_, later) = user_flow(store, &a, &u, FlowKind::SignIn).await;
+    assert!(
+        !store
+            .set_user_password(TenantId::new_random(), u.id, "$x", T0)
+            .await
+            .unwrap()
+    );
+    assert!(flow_alive(store, &later).await);
 }
 
 async fn set_user_disabled_revokes_families_only_when_disabling(store: &dyn Store) {
@@ -708,6 +784,164 @@ async fn advance_flow_creating_user_stale_generation_writes_nothing(store: &dyn 
         .unwrap();
     assert!(!nowhere);
     assert_eq!(store.user_by_id(t.id, unknown.id).await.unwrap(), None);
+}
+
+async fn advance_flow_resetting_password_writes_everything(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let session = signed_in(store, &a, &u).await;
+    let (f, first) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+    let (_, other_reset) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+    let (_, sign_in) = user_flow(store, &a, &u, FlowKind::SignIn).await;
+    let bob = user(&t, "bob@example.com");
+    store.create_user(&bob).await.unwrap();
+    let bobs_session = signed_in(store, &a, &bob).await;
+    let (_, bobs) = user_flow(store, &a, &bob, FlowKind::ResetPassword).await;
+
+    let next = token(&f, 1, "poll_completion");
+    let state = json!({"state": "succeeded"});
+    let reset = store
+        .advance_flow_resetting_password(f.id, 0, &state, u.id, "$argon2id$reset", T0 + 7, Some(&next))
+        .await
+        .unwrap();
+    assert!(reset);
+
+    let (stored_next, advanced) = store.token_with_flow(&next.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored_next, next);
+    assert_eq!(
+        (advanced.generation, &advanced.state, advanced.user_id),
+        (1, &state, Some(u.id))
+    );
+    assert!(
+        flow_alive(store, &first).await,
+        "this flow advances, it is not deleted"
+    );
+    assert!(
+        !flow_alive(store, &other_reset).await,
+        "the user's other reset flow is gone"
+    );
+    assert!(
+        !flow_alive(store, &sign_in).await,
+        "the user's sign-in flow is gone"
+    );
+
+    let stored = store.user_by_id(t.id, u.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$reset"));
+    assert_eq!(stored.updated_at, T0 + 7);
+    let token = store.refresh_by_hash(&session.token_hash).await.unwrap().unwrap();
+    assert_eq!(token.revoked_at, Some(T0 + 7));
+
+    // Other users are untouched.
+    assert!(flow_alive(store, &bobs).await);
+    let theirs = store
+        .refresh_by_hash(&bobs_session.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(theirs.revoked_at, None);
+    assert_eq!(
+        store
+            .user_by_id(t.id, bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        bob.password_hash
+    );
+}
+
+async fn advance_flow_resetting_password_stale_generation_writes_nothing(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let session = signed_in(store, &a, &u).await;
+    let (f, first) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+    let (_, sign_in) = user_flow(store, &a, &u, FlowKind::SignIn).await;
+    let moved = json!({"state": "otp_sent"});
+    assert!(store.advance_flow(f.id, 0, &moved, None, None).await.unwrap());
+
+    let next = token(&f, 1, "poll_completion");
+    let reset = store
+        .advance_flow_resetting_password(f.id, 0, &json!({"s": "late"}), u.id, "$new", T0 + 7, Some(&next))
+        .await
+        .unwrap();
+    assert!(!reset);
+
+    assert_eq!(store.token_with_flow(&next.token_hash).await.unwrap(), None);
+    let (_, flow) = store.token_with_flow(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!((flow.generation, flow.state), (1, moved));
+    assert!(flow_alive(store, &sign_in).await, "other flows stay");
+    assert_eq!(store.user_by_id(t.id, u.id).await.unwrap(), Some(u.clone()));
+    let token = store.refresh_by_hash(&session.token_hash).await.unwrap().unwrap();
+    assert_eq!(token.revoked_at, None);
+
+    let nowhere = store
+        .advance_flow_resetting_password(FlowId::new_random(), 0, &json!({}), u.id, "$new", T0, None)
+        .await
+        .unwrap();
+    assert!(!nowhere);
+    assert_eq!(store.user_by_id(t.id, u.id).await.unwrap(), Some(u));
+}
+
+async fn advance_flow_resetting_password_unknown_user_writes_nothing(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let (f, first) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+    let next = token(&f, 1, "poll_completion");
+    let reset = store
+        .advance_flow_resetting_password(
+            f.id,
+            0,
+            &json!({"s": 1}),
+            UserId::new_random(),
+            "$new",
+            T0,
+            Some(&next),
+        )
+        .await
+        .unwrap();
+    assert!(!reset, "no such user");
+
+    // A user of another tenant is not found through this tenant's flow either.
+    let other = tenant("other");
+    store.create_tenant(&other).await.unwrap();
+    let stranger = user(&other, "eve@example.com");
+    store.create_user(&stranger).await.unwrap();
+    let reset = store
+        .advance_flow_resetting_password(f.id, 0, &json!({"s": 1}), stranger.id, "$new", T0, Some(&next))
+        .await
+        .unwrap();
+    assert!(!reset, "the user is looked up in the flow's tenant");
+    assert_eq!(
+        store.user_by_id(other.id, stranger.id).await.unwrap(),
+        Some(stranger)
+    );
+
+    assert_eq!(store.token_with_flow(&next.token_hash).await.unwrap(), None);
+    let (_, unchanged) = store.token_with_flow(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(unchanged, f, "the flow did not advance");
+    assert_eq!(store.user_by_id(t.id, u.id).await.unwrap(), Some(u));
+}
+
+async fn concurrent_resets_have_one_winner(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    for round in 0..10 {
+        let (f, _) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+        let (left, right) = (token(&f, 1, "done"), token(&f, 1, "done"));
+        let (lh, rh) = (format!("$left{round}"), format!("$right{round}"));
+        let state = json!({"state": "succeeded"});
+        let (l, r) = tokio::join!(
+            store.advance_flow_resetting_password(f.id, 0, &state, u.id, &lh, T0 + 1, Some(&left)),
+            store.advance_flow_resetting_password(f.id, 0, &state, u.id, &rh, T0 + 1, Some(&right)),
+        );
+        let (l, r) = (l.unwrap(), r.unwrap());
+        assert!(l ^ r, "exactly one reset wins (left {l}, right {r})");
+        let (winner, loser, hash) = if l { (left, right, lh) } else { (right, left, rh) };
+        assert!(store.token_with_flow(&winner.token_hash).await.unwrap().is_some());
+        assert_eq!(store.token_with_flow(&loser.token_hash).await.unwrap(), None);
+        let stored = store.user_by_id(t.id, u.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.password_hash,
+            Some(hash),
+            "the winner's password is stored"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,11 +6,12 @@
 //! their flow when it is purged (`ON DELETE CASCADE`), as does the flow's one-time code.
 
 use super::SqliteStore;
-use super::users::insert_user;
+use super::refresh::revoke_user_families_in;
+use super::users::{insert_user, update_password};
 use crate::error::map_sqlx;
-use crate::rows::{ContinuationRow, FlowRow, encode_list, uuid_text};
+use crate::rows::{ContinuationRow, FlowRow, REASON_PASSWORD_RESET, encode_list, parse_tenant_id, uuid_text};
 use async_trait::async_trait;
-use openciam_core::ids::{FlowId, UserId};
+use openciam_core::ids::{FlowId, TenantId, UserId};
 use openciam_core::model::{ContinuationRecord, FlowRecord, User};
 use openciam_core::ports::{FlowStore, StoreResult};
 use sqlx::SqliteConnection;
@@ -83,7 +84,10 @@ impl FlowStore for SqliteStore {
         next: Option<&ContinuationRecord>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        if !bump_generation(&mut tx, flow_id, expected_generation, state, user_id).await? {
+        if bump_generation(&mut tx, flow_id, expected_generation, state, user_id)
+            .await?
+            .is_none()
+        {
             tx.rollback().await.map_err(map_sqlx)?;
             return Ok(false);
         }
@@ -107,12 +111,46 @@ impl FlowStore for SqliteStore {
         next: Option<&ContinuationRecord>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        if !bump_generation(&mut tx, flow_id, expected_generation, state, Some(user.id)).await? {
+        if bump_generation(&mut tx, flow_id, expected_generation, state, Some(user.id))
+            .await?
+            .is_none()
+        {
             tx.rollback().await.map_err(map_sqlx)?;
             return Ok(false);
         }
         // On `Conflict` (or any error) the transaction is dropped, which rolls the advance back.
         insert_user(&mut tx, user).await?;
+        if let Some(next) = next {
+            insert_token(&mut tx, next, flow_id, expected_generation + 1).await?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+
+    /// The flow names `user_id` afterwards. The user is looked up in the flow's tenant only.
+    async fn advance_flow_resetting_password(
+        &self,
+        flow_id: FlowId,
+        expected_generation: i64,
+        state: &serde_json::Value,
+        user_id: UserId,
+        hash: &str,
+        now: i64,
+        next: Option<&ContinuationRecord>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let Some(tenant) =
+            bump_generation(&mut tx, flow_id, expected_generation, state, Some(user_id)).await?
+        else {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        };
+        if !update_password(&mut tx, tenant, user_id, hash, now).await? {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        revoke_user_families_in(&mut tx, tenant, user_id, now, REASON_PASSWORD_RESET).await?;
+        delete_user_flows(&mut tx, tenant, user_id, Some(flow_id)).await?;
         if let Some(next) = next {
             insert_token(&mut tx, next, flow_id, expected_generation + 1).await?;
         }
@@ -139,27 +177,50 @@ impl FlowStore for SqliteStore {
 }
 
 /// The compare-and-swap at the heart of an advance: when the flow is at `expected_generation`,
-/// stores `state` (and `user_id` when given) and bumps the generation. False when it was not.
+/// stores `state` (and `user_id` when given) and bumps the generation. Returns the flow's tenant,
+/// or `None` when the flow was not at that generation (or is gone).
 async fn bump_generation(
     conn: &mut SqliteConnection,
     flow_id: FlowId,
     expected_generation: i64,
     state: &serde_json::Value,
     user_id: Option<UserId>,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
+) -> StoreResult<Option<TenantId>> {
+    let tenant: Option<(String,)> = sqlx::query_as(
         "UPDATE flows SET state = ?, user_id = COALESCE(?, user_id), \
          generation = generation + 1 \
-         WHERE id = ? AND generation = ?",
+         WHERE id = ? AND generation = ? \
+         RETURNING tenant_id",
     )
     .bind(state.to_string())
     .bind(user_id.map(|id| uuid_text(id.0)))
     .bind(uuid_text(flow_id.0))
     .bind(expected_generation)
-    .execute(conn)
+    .fetch_optional(conn)
     .await
     .map_err(map_sqlx)?;
-    Ok(done.rows_affected() == 1)
+    tenant
+        .map(|(text,)| parse_tenant_id("flows.tenant_id", &text))
+        .transpose()
+}
+
+/// Deletes the user's flows (their tokens and codes go by cascade) on `conn`, except `keep`.
+pub(super) async fn delete_user_flows(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    user: UserId,
+    keep: Option<FlowId>,
+) -> StoreResult<u64> {
+    let done =
+        sqlx::query("DELETE FROM flows WHERE tenant_id = ? AND user_id = ? AND (? IS NULL OR id <> ?)")
+            .bind(uuid_text(tenant.0))
+            .bind(uuid_text(user.0))
+            .bind(keep.map(|id| uuid_text(id.0)))
+            .bind(keep.map(|id| uuid_text(id.0)))
+            .execute(conn)
+            .await
+            .map_err(map_sqlx)?;
+    Ok(done.rows_affected())
 }
 
 async fn insert_flow(conn: &mut SqliteConnection, flow: &FlowRecord) -> StoreResult<()> {

@@ -1,10 +1,12 @@
 //! [`UserStore`] on SQLite. Credential and status changes revoke the user's refresh-token
-//! families in the same transaction, so no session outlives a password reset or a disable.
+//! families in the same transaction, so no session outlives a password reset or a disable; a
+//! password change also deletes the user's open flows, so no continuation token outlives it.
 
 use super::SqliteStore;
+use super::flows::delete_user_flows;
 use super::refresh::revoke_user_families_in;
 use crate::error::map_sqlx;
-use crate::rows::{UserRow, uuid_text};
+use crate::rows::{REASON_PASSWORD_CHANGED, REASON_USER_DISABLED, UserRow, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::{TenantId, UserId};
 use openciam_core::model::User;
@@ -13,11 +15,6 @@ use sqlx::SqliteConnection;
 
 const USER_COLUMNS: &str = "id, tenant_id, username, username_normalized, password_hash, \
                             disabled, attributes, created_at, updated_at";
-
-/// `revoke_reason` written when a password change ends the user's sessions.
-const REASON_PASSWORD_CHANGED: &str = "password_changed";
-/// `revoke_reason` written when disabling the user ends their sessions.
-const REASON_USER_DISABLED: &str = "user_disabled";
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -99,23 +96,35 @@ impl UserStore for SqliteStore {
         now: i64,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done =
-            sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-                .bind(hash)
-                .bind(now)
-                .bind(uuid_text(tenant.0))
-                .bind(uuid_text(id.0))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-        if done.rows_affected() == 0 {
+        if !update_password(&mut tx, tenant, id, hash, now).await? {
             tx.rollback().await.map_err(map_sqlx)?;
             return Ok(false);
         }
         revoke_user_families_in(&mut tx, tenant, id, now, REASON_PASSWORD_CHANGED).await?;
+        delete_user_flows(&mut tx, tenant, id, None).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok(true)
     }
+}
+
+/// Sets a user's password hash (and `updated_at`) on `conn`. False when no such user.
+pub(super) async fn update_password(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    id: UserId,
+    hash: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done =
+        sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+            .bind(hash)
+            .bind(now)
+            .bind(uuid_text(tenant.0))
+            .bind(uuid_text(id.0))
+            .execute(conn)
+            .await
+            .map_err(map_sqlx)?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Inserts a user on `conn` (a pooled connection or an open transaction); a taken normalised
