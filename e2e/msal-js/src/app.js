@@ -272,6 +272,25 @@ const oc = {
         });
     },
 
+    // Sign-in with an explicit client id (see startSignUp). `inputs` is MSAL's SignInInputs ({username, password?,
+    // scopes?}); a completed result carries the account and its cached access token.
+    async startSignIn(clientId, inputs) {
+        return guard(async () => {
+            const instance = await appFor(clientId);
+            const result = await instance.signIn(inputs);
+            return completedWithAccount(describeResult(result), result);
+        });
+    },
+
+    // Password reset with an explicit client id (see startSignUp). `inputs` is MSAL's ResetPasswordInputs ({username}).
+    async startResetPassword(clientId, inputs) {
+        return guard(async () => {
+            const instance = await appFor(clientId);
+            const result = await instance.resetPassword(inputs);
+            return describeResult(result);
+        });
+    },
+
     // Calls `method(arg)` on the state object registered under `stateId` (from any earlier result), e.g.
     // step(id, "submitCode", "12345678"), step(id, "submitAttributes", {...}), step(id, "signIn").
     async step(stateId, method, arg) {
