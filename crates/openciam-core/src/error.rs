@@ -119,6 +119,12 @@ pub enum FlowError {
     /// The `attributes` parameter is not a JSON object.
     #[error("attributes not a JSON object")]
     AttributesMalformed,
+    /// The new password is the current one (reset).
+    #[error("password recently used")]
+    PasswordRecentlyUsed,
+    /// The account has no password to reset (code-only account).
+    #[error("user has no password")]
+    NoPassword,
     /// A one-time code was refused.
     #[error("invalid code")]
     InvalidCode(CodeProblem),

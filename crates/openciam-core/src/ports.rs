@@ -70,8 +70,9 @@ pub trait UserStore: Send + Sync {
         disabled: bool,
         now: i64,
     ) -> StoreResult<bool>;
-    /// Replaces the password hash and revokes the user's refresh-token families, in one
-    /// transaction. Returns false when no such user.
+    /// Replaces the password hash, revokes the user's refresh-token families and deletes the
+    /// user's open flows (their continuation tokens die), in one transaction. Returns false when
+    /// no such user.
     async fn set_user_password(
         &self,
         tenant: TenantId,
@@ -116,6 +117,21 @@ pub trait FlowStore: Send + Sync {
         expected_generation: i64,
         state: &serde_json::Value,
         user: &User,
+        next: Option<&ContinuationRecord>,
+    ) -> StoreResult<bool>;
+    /// Completes a password reset: like [`FlowStore::advance_flow`] (CAS on the generation), and
+    /// in the same transaction sets `user_id`'s password hash to `hash`, revokes the user's
+    /// refresh-token families (reason `password_reset`) and deletes the user's *other* flows.
+    /// Returns false, writing nothing, when the generation moved on or the user is gone.
+    #[expect(clippy::too_many_arguments, reason = "one atomic intent with its parts")]
+    async fn advance_flow_resetting_password(
+        &self,
+        flow_id: FlowId,
+        expected_generation: i64,
+        state: &serde_json::Value,
+        user_id: UserId,
+        hash: &str,
+        now: i64,
         next: Option<&ContinuationRecord>,
     ) -> StoreResult<bool>;
     /// Deletes flows (and their tokens and codes) whose expiry is before `now`, and code-send

@@ -7,6 +7,7 @@ use crate::crypto::MasterKey;
 use crate::directory::Directory;
 use crate::flow::after::AfterFlowService;
 use crate::flow::continuation::{ContinuationConfig, ContinuationTokens};
+use crate::flow::reset::ResetService;
 use crate::flow::signin::SignInService;
 use crate::flow::signup::SignUpService;
 use crate::mail::Mailer;
@@ -46,6 +47,8 @@ pub struct Services {
     pub signin: SignInService,
     /// Sign-up.
     pub signup: SignUpService,
+    /// Password reset.
+    pub reset: ResetService,
     /// E-mail codes.
     pub otp: Arc<EmailOtp>,
     /// Outgoing mail.
@@ -81,18 +84,35 @@ impl Services {
             master.derive("otp-hmac"),
             config.otp,
         ));
+        let signin = SignInService::new(
+            tokens.clone(),
+            store.clone(),
+            passwords.clone(),
+            otp.clone(),
+            issuer.clone(),
+        );
+        let signup = SignUpService::new(
+            clock.clone(),
+            tokens.clone(),
+            store.clone(),
+            passwords.clone(),
+            otp.clone(),
+        );
+        let reset = ResetService::new(
+            clock.clone(),
+            tokens.clone(),
+            store.clone(),
+            passwords.clone(),
+            otp.clone(),
+            mailer.clone(),
+        );
         Ok(Self {
-            signup: SignUpService::new(
-                clock.clone(),
-                tokens.clone(),
-                store.clone(),
-                passwords.clone(),
-                otp.clone(),
-            ),
+            directory: Directory::new(store.clone()),
+            signin,
+            signup,
+            reset,
             otp,
             mailer,
-            directory: Directory::new(store.clone()),
-            signin: SignInService::new(tokens.clone(), store.clone(), passwords.clone(), issuer.clone()),
             after_flow: AfterFlowService::new(tokens, store.clone(), issuer.clone()),
             admin: AdminService::new(store.clone(), passwords.clone(), clock.clone()),
             passwords,

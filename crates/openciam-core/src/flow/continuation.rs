@@ -416,6 +416,12 @@ impl ContinuationTokens {
         Ok(issued)
     }
 
+    /// A token for the flow's *next* generation, for store operations that advance the flow as
+    /// part of a larger transaction.
+    pub fn mint_next(&self, loaded: &LoadedFlow, step: Step, now: i64) -> (IssuedToken, ContinuationRecord) {
+        self.mint(&loaded.flow, loaded.flow.generation + 1, step, now)
+    }
+
     fn mint(
         &self,
         flow: &FlowRecord,

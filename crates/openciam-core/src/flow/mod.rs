@@ -3,5 +3,6 @@
 pub mod after;
 pub mod challenge;
 pub mod continuation;
+pub mod reset;
 pub mod signin;
 pub mod signup;

@@ -1,13 +1,18 @@
 //! The sign-in service: one method per endpoint.
 
 use super::state::SignInState;
-use crate::directory::{ClientContext, Directory};
+use crate::directory::{ClientContext, Directory, GrantedScopes};
 use crate::error::{FlowError, FlowResult};
-use crate::flow::challenge::{ChallengeType, ChallengeTypes};
-use crate::flow::continuation::{ContinuationTokens, Endpoint, IssuedToken, NewFlow, Step, Usage};
-use crate::model::{FlowKind, SignInMethod};
+use crate::flow::challenge::{ChallengeTypes, Method, Negotiated, negotiate_sign_in};
+use crate::flow::continuation::{
+    ContinuationTokens, Endpoint, IssuedToken, LoadedFlow, NewFlow, Step, Usage,
+};
+use crate::flow::signup::mask_email;
+use crate::mail::MailPurpose;
+use crate::model::{FlowKind, User};
 use crate::ports::Store;
 use crate::secret::Password;
+use crate::strategy::email_otp::{CodeTarget, EmailOtp, SendHistory};
 use crate::strategy::password::PasswordHasher;
 use crate::token::{TokenIssuer, TokenSet};
 use crate::username::Username;
@@ -27,6 +32,17 @@ pub enum InitiateOutcome {
 pub enum ChallengeOutcome {
     /// Ask for the password; the token is for the password grant.
     Password(IssuedToken),
+    /// A code was mailed; the token is for the oob grant and resends.
+    Oob {
+        /// The token.
+        token: IssuedToken,
+        /// Masked address.
+        target_label: String,
+        /// Digits.
+        code_length: u32,
+        /// Seconds before a resend is accepted.
+        interval: u64,
+    },
     /// Web fallback.
     Redirect(String),
 }
@@ -37,6 +53,7 @@ pub struct SignInService {
     store: Arc<dyn Store>,
     directory: Directory,
     passwords: Arc<PasswordHasher>,
+    otp: Arc<EmailOtp>,
     issuer: Arc<TokenIssuer>,
 }
 
@@ -46,6 +63,7 @@ impl SignInService {
         tokens: ContinuationTokens,
         store: Arc<dyn Store>,
         passwords: Arc<PasswordHasher>,
+        otp: Arc<EmailOtp>,
         issuer: Arc<TokenIssuer>,
     ) -> Self {
         let directory = Directory::new(store.clone());
@@ -54,6 +72,7 @@ impl SignInService {
             store,
             directory,
             passwords,
+            otp,
             issuer,
         }
     }
@@ -73,18 +92,10 @@ impl SignInService {
             .user_by_username(ctx.tenant.id, username.normalized())
             .await?
             .ok_or(FlowError::UserNotFound)?;
-        if ctx.app.method != SignInMethod::EmailPassword {
-            return Ok(InitiateOutcome::Redirect(
-                "This app signs users in with an e-mail code, which this server does not offer natively yet."
-                    .into(),
-            ));
-        }
-        if !types.has(ChallengeType::Password) || user.password_hash.is_none() {
-            return Ok(InitiateOutcome::Redirect(
-                "This app signs users in with a password, and the client did not list the 'password' challenge type."
-                    .into(),
-            ));
-        }
+        let method = match negotiate_sign_in(&ctx.app.method, user.password_hash.is_some(), &types) {
+            Negotiated::Use(m) => m,
+            Negotiated::Redirect(reason) => return Ok(InitiateOutcome::Redirect(reason)),
+        };
         let token = self
             .tokens
             .start(
@@ -92,7 +103,7 @@ impl SignInService {
                 NewFlow {
                     kind: FlowKind::SignIn,
                     user_id: Some(user.id),
-                    state: SignInState::Initiated.to_json(),
+                    state: SignInState::Initiated { method }.to_json(),
                     challenge_types: types.to_strings(),
                     capabilities,
                     first_step: Step::SignInChallenge,
@@ -102,7 +113,14 @@ impl SignInService {
         Ok(InitiateOutcome::Continue(token))
     }
 
-    /// `oauth2/v2.0/challenge`.
+    async fn flow_user(&self, ctx: &ClientContext, loaded: &LoadedFlow) -> FlowResult<Option<User>> {
+        match loaded.flow.user_id {
+            Some(id) => Ok(self.store.user_by_id(ctx.tenant.id, id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// `oauth2/v2.0/challenge`: asks for the password, or mails a code (first time or resend).
     pub async fn challenge(
         &self,
         ctx: &ClientContext,
@@ -119,23 +137,56 @@ impl SignInService {
             )
             .await?;
         let types = ChallengeTypes::parse_or_stored(challenge_types, &loaded.flow.challenge_types)?;
-        if !types.has(ChallengeType::Password) {
-            return Ok(ChallengeOutcome::Redirect(
-                "This app signs users in with a password, and the client did not list the 'password' challenge type."
-                    .into(),
-            ));
-        }
-        let next = self
-            .tokens
-            .advance(
-                &loaded,
-                &SignInState::PasswordChallenged.to_json(),
-                None,
-                Some(Step::SignInPassword),
-            )
+        let user = self
+            .flow_user(ctx, &loaded)
             .await?
-            .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("advance issued no token")))?;
-        Ok(ChallengeOutcome::Password(next))
+            .ok_or(FlowError::UserNotFound)?;
+        let method = match negotiate_sign_in(&ctx.app.method, user.password_hash.is_some(), &types) {
+            Negotiated::Use(m) => m,
+            Negotiated::Redirect(reason) => return Ok(ChallengeOutcome::Redirect(reason)),
+        };
+        let state = SignInState::from_json(&loaded.flow.state);
+        if method == Method::Password {
+            let next = self
+                .tokens
+                .advance(
+                    &loaded,
+                    &SignInState::PasswordChallenged.to_json(),
+                    None,
+                    Some(Step::SignInPassword),
+                )
+                .await?
+                .ok_or_else(no_token)?;
+            return Ok(ChallengeOutcome::Password(next));
+        }
+        let history = match state {
+            Some(SignInState::CodeSent { codes }) => codes,
+            _ => SendHistory::default(),
+        };
+        let target = CodeTarget {
+            tenant: ctx.tenant.id,
+            tenant_name: &ctx.tenant.name,
+            flow: loaded.flow.id,
+            to: &user.username,
+            normalized: &user.username_normalized,
+            purpose: MailPurpose::Signin,
+        };
+        let codes = self.otp.send(&target, history).await?;
+        let json = SignInState::CodeSent { codes }.to_json();
+        let token = if loaded.step == Step::SignInOob {
+            self.tokens.reissue(&loaded, &json, Step::SignInOob).await?
+        } else {
+            self.tokens
+                .advance(&loaded, &json, None, Some(Step::SignInOob))
+                .await?
+                .ok_or_else(no_token)?
+        };
+        Ok(ChallengeOutcome::Oob {
+            token,
+            target_label: mask_email(&user.username),
+            code_length: self.otp.code_length(),
+            interval: self.otp.interval_secs(),
+        })
     }
 
     /// `oauth2/v2.0/token` with `grant_type=password`. A wrong password leaves the token valid.
@@ -152,22 +203,53 @@ impl SignInService {
         let loaded = self.tokens.load(ctx, &[FlowKind::SignIn], token, &usage).await?;
         let password = password.ok_or(FlowError::MissingParameter("password"))?;
         let scopes = self.directory.scopes(ctx, scope).await?;
-        let user = match loaded.flow.user_id {
-            Some(id) => self.store.user_by_id(ctx.tenant.id, id).await?,
-            None => None,
-        };
+        let user = self.flow_user(ctx, &loaded).await?;
         // A user deleted mid-flow still costs one hash, so timing reveals nothing.
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
         if !self.passwords.verify(password, hash).await? {
             return Err(FlowError::InvalidPassword);
         }
         let user = user.ok_or(FlowError::InvalidPassword)?;
+        self.complete(ctx, &loaded, &user, &scopes).await
+    }
+
+    /// `oauth2/v2.0/token` with `grant_type=oob`. A wrong code leaves the token valid.
+    pub async fn token_oob(
+        &self,
+        ctx: &ClientContext,
+        token: &str,
+        code: Option<&str>,
+        scope: &[String],
+    ) -> FlowResult<TokenSet> {
+        let usage = Usage::with_grant(Endpoint::Token, "oob");
+        let loaded = self.tokens.load(ctx, &[FlowKind::SignIn], token, &usage).await?;
+        let code = code.ok_or(FlowError::MissingParameter("oob"))?;
+        let scopes = self.directory.scopes(ctx, scope).await?;
+        self.otp.verify(loaded.flow.id, code).await?;
+        let user = self
+            .flow_user(ctx, &loaded)
+            .await?
+            .ok_or(FlowError::UserNotFound)?;
+        self.complete(ctx, &loaded, &user, &scopes).await
+    }
+
+    async fn complete(
+        &self,
+        ctx: &ClientContext,
+        loaded: &LoadedFlow,
+        user: &User,
+        scopes: &GrantedScopes,
+    ) -> FlowResult<TokenSet> {
         if user.disabled {
             return Err(FlowError::UserDisabled);
         }
         self.tokens
-            .advance(&loaded, &SignInState::Completed.to_json(), None, None)
+            .advance(loaded, &SignInState::Completed.to_json(), None, None)
             .await?;
-        self.issuer.sign_in(ctx, &user, &scopes).await
+        self.issuer.sign_in(ctx, user, scopes).await
     }
+}
+
+fn no_token() -> FlowError {
+    FlowError::Internal(anyhow::anyhow!("advance issued no token"))
 }

@@ -5,7 +5,7 @@ use super::state::SignUpState;
 use crate::clock::Clock;
 use crate::directory::ClientContext;
 use crate::error::{FlowError, FlowResult};
-use crate::flow::challenge::{ChallengeType, ChallengeTypes};
+use crate::flow::challenge::{ChallengeType, ChallengeTypes, Negotiated, negotiate_sign_up};
 use crate::flow::continuation::{
     ContinuationTokens, Endpoint, IssuedToken, LoadedFlow, NewFlow, Step, Usage,
 };
@@ -156,15 +156,8 @@ impl SignUpService {
     ) -> FlowResult<StartOutcome> {
         let username = Username::parse(username).ok_or(FlowError::InvalidUsername)?;
         let types = ChallengeTypes::parse(challenge_types)?;
-        if !types.has(ChallengeType::Oob) {
-            return Ok(StartOutcome::Redirect(
-                "Sign-up verifies the e-mail address with a code, and the client did not list the 'oob' challenge type.".into(),
-            ));
-        }
-        if needs_password(ctx) && !types.has(ChallengeType::Password) {
-            return Ok(StartOutcome::Redirect(
-                "This app signs users up with a password, and the client did not list the 'password' challenge type.".into(),
-            ));
+        if let Negotiated::Redirect(reason) = negotiate_sign_up(&ctx.app.method, &types) {
+            return Ok(StartOutcome::Redirect(reason));
         }
         if self
             .store
