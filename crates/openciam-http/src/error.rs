@@ -291,6 +291,16 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             &["attributes"],
             "Send 'attributes' as a JSON object serialised to a string, e.g. {\"displayName\":\"Jane\"}.",
         ),
+        F::PasswordRecentlyUsed => ErrorSpec::new(
+            c::PASSWORD_RECENTLY_USED,
+            &[],
+            "The new password is the current one; choose a different password and send it with the same continuation_token.",
+        ),
+        F::NoPassword => ErrorSpec::new(
+            c::NO_PASSWORD,
+            &[],
+            "This account signs in with an e-mailed code and has no password to reset.",
+        ),
         F::InvalidCode(problem) => ErrorSpec::new(c::INVALID_OOB_VALUE, &[], code_detail(problem)),
         F::TooManyCodes { retry_after } => {
             let detail = match retry_after {

@@ -1,6 +1,6 @@
 //! Every route, in one place (paths mirror Entra under `/{tenant}`), and the middleware stack.
 
-use crate::routes::{dev, discovery, health, not_found, signin, signup, token};
+use crate::routes::{dev, discovery, health, not_found, reset, signin, signup, token};
 use crate::state::AppState;
 use crate::{cors, ctx};
 use axum::Router;
@@ -22,6 +22,20 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/signup/v1.0/start", post(signup::signup_start))
         .route("/{tenant}/signup/v1.0/challenge", post(signup::signup_challenge))
         .route("/{tenant}/signup/v1.0/continue", post(signup::signup_continue))
+        .route("/{tenant}/resetpassword/v1.0/start", post(reset::reset_start))
+        .route(
+            "/{tenant}/resetpassword/v1.0/challenge",
+            post(reset::reset_challenge),
+        )
+        .route(
+            "/{tenant}/resetpassword/v1.0/continue",
+            post(reset::reset_continue),
+        )
+        .route("/{tenant}/resetpassword/v1.0/submit", post(reset::reset_submit))
+        .route(
+            "/{tenant}/resetpassword/v1.0/poll_completion",
+            post(reset::reset_poll_completion),
+        )
         .route("/{tenant}/oauth2/v2.0/initiate", post(signin::signin_initiate))
         .route("/{tenant}/oauth2/v2.0/challenge", post(signin::signin_challenge))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))

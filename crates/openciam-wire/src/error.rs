@@ -301,6 +301,17 @@ pub mod catalogue {
         "A transient error has occurred. Please try again."
     );
 
+    // Password reset.
+    entry!(
+        NO_PASSWORD,
+        "Reset of an account without a password (spec §5.11).",
+        "invalid_request",
+        None,
+        500222,
+        400,
+        "The user account does not have a password."
+    );
+
     // Continuation tokens (spec §6.3 openciam decision).
     entry!(
         CONTINUATION_TOKEN_INVALID,

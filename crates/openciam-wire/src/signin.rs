@@ -92,6 +92,21 @@ pub enum ChallengeResponse {
     Redirect(RedirectResponse),
 }
 
+impl ChallengeResponse {
+    /// The oob body of every challenge endpoint (spec §4.4): a code was e-mailed.
+    pub fn oob(continuation_token: String, target_label: String, code_length: u32, interval: u64) -> Self {
+        Self::Oob {
+            continuation_token,
+            challenge_type: "oob",
+            binding_method: "prompt",
+            challenge_channel: "email",
+            challenge_target_label: target_label,
+            code_length,
+            interval,
+        }
+    }
+}
+
 /// The web-fallback body, HTTP 200 (spec §4.3).
 #[derive(Debug, Clone, Serialize)]
 pub struct RedirectResponse {

@@ -58,6 +58,17 @@ pub(crate) async fn signin_challenge(
                 continuation_token: t.token.expose().to_owned(),
                 challenge_type: "password",
             }),
+            ChallengeOutcome::Oob {
+                token,
+                target_label,
+                code_length,
+                interval,
+            } => Json(ChallengeResponse::oob(
+                token.token.expose().to_owned(),
+                target_label,
+                code_length,
+                interval,
+            )),
             ChallengeOutcome::Redirect(reason) => {
                 Json(ChallengeResponse::Redirect(RedirectResponse::new(reason)))
             }

@@ -73,15 +73,12 @@ pub(crate) async fn signup_challenge(
                 target_label,
                 code_length,
                 interval,
-            } => Json(ChallengeResponse::Oob {
-                continuation_token: token.token.expose().to_owned(),
-                challenge_type: "oob",
-                binding_method: "prompt",
-                challenge_channel: "email",
-                challenge_target_label: target_label,
+            } => Json(ChallengeResponse::oob(
+                token.token.expose().to_owned(),
+                target_label,
                 code_length,
                 interval,
-            })
+            ))
             .into_response(),
             SignUpChallengeOutcome::Password(t) => Json(ChallengeResponse::Password {
                 continuation_token: t.token.expose().to_owned(),

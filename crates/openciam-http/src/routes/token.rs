@@ -40,6 +40,14 @@ async fn grant(app: &AppState, ctx: &ClientContext, req: TokenRequest) -> Result
                 .token_password(ctx, &ct, password.as_ref(), &req.scope)
                 .await?
         }
+        // The second-factor grant `mfa_oob` arrives from some clients; without MFA it can only
+        // name a first-factor code, so both are decided by the token's step (spec §5.7.1).
+        "oob" | "mfa_oob" => {
+            let ct = need(req.continuation_token, "continuation_token")?;
+            s.signin
+                .token_oob(ctx, &ct, req.oob.as_deref(), &req.scope)
+                .await?
+        }
         "continuation_token" => {
             let ct = need(req.continuation_token, "continuation_token")?;
             s.after_flow
