@@ -70,6 +70,18 @@ pub trait UserStore: Send + Sync {
         disabled: bool,
         now: i64,
     ) -> StoreResult<bool>;
+    /// Replaces the password hash only if it is still `old_hash` (an upgrade of the hash format or
+    /// parameters after a successful sign-in): sessions and flows are untouched. True when replaced.
+    async fn rehash_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<bool>;
+    /// Inserts every user in one transaction: all or none. A username taken (in the store or twice
+    /// in `users`) is `Conflict` naming it, and nothing is written.
+    async fn import_users(&self, users: &[User]) -> StoreResult<()>;
     /// Replaces the password hash, revokes the user's refresh-token families and deletes the
     /// user's open flows (their continuation tokens die), in one transaction. Returns false when
     /// no such user.

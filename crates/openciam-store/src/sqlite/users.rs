@@ -1,11 +1,13 @@
 //! [`UserStore`] on SQLite. Credential and status changes revoke the user's refresh-token
 //! families in the same transaction, so no session outlives a password reset or a disable; a
 //! password change also deletes the user's open flows, so no continuation token outlives it.
+//! A rehash (same password, better hash) and an import touch neither.
 
 use super::SqliteStore;
 use super::flows::delete_user_flows;
 use super::refresh::revoke_user_families_in;
 use crate::error::map_sqlx;
+use crate::import;
 use crate::rows::{REASON_PASSWORD_CHANGED, REASON_USER_DISABLED, UserRow, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::{TenantId, UserId};
@@ -88,6 +90,40 @@ impl UserStore for SqliteStore {
         Ok(true)
     }
 
+    /// `updated_at` is kept: the password did not change, only its encoding.
+    async fn rehash_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ? \
+             WHERE tenant_id = ? AND id = ? AND password_hash = ?",
+        )
+        .bind(new_hash)
+        .bind(uuid_text(tenant.0))
+        .bind(uuid_text(id.0))
+        .bind(old_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn import_users(&self, users: &[User]) -> StoreResult<()> {
+        import::check_duplicates(users)?;
+        let mut tx = self.begin_write().await?;
+        for user in users {
+            // On error the transaction is dropped: nothing of the import stays.
+            insert_user(&mut tx, user)
+                .await
+                .map_err(|err| import::name_conflict(err, user))?;
+        }
+        tx.commit().await.map_err(map_sqlx)
+    }
+
     async fn set_user_password(
         &self,
         tenant: TenantId,
@@ -104,6 +140,43 @@ impl UserStore for SqliteStore {
         delete_user_flows(&mut tx, tenant, id, None).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok(true)
+    }
+
+    async fn rehash_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<bool> {
+        // The `password_hash = old` guard makes this a compare-and-set: a password changed (reset,
+        // admin) between the caller's verify and this write is never overwritten by the upgrade.
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ? AND password_hash = ?",
+        )
+        .bind(new_hash)
+        .bind(uuid_text(tenant.0))
+        .bind(uuid_text(id.0))
+        .bind(old_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn import_users(&self, users: &[User]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for user in users {
+            match insert_user(&mut tx, user).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    tx.rollback().await.map_err(map_sqlx)?;
+                    return Err(StoreError::Conflict(user.username.clone()));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        tx.commit().await.map_err(map_sqlx)
     }
 }
 
