@@ -7,7 +7,6 @@ use super::SqliteStore;
 use super::flows::delete_user_flows;
 use super::refresh::revoke_user_families_in;
 use crate::error::map_sqlx;
-use crate::import;
 use crate::rows::{REASON_PASSWORD_CHANGED, REASON_USER_DISABLED, UserRow, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::{TenantId, UserId};
@@ -88,40 +87,6 @@ impl UserStore for SqliteStore {
         }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(true)
-    }
-
-    /// `updated_at` is kept: the password did not change, only its encoding.
-    async fn rehash_password(
-        &self,
-        tenant: TenantId,
-        id: UserId,
-        old_hash: &str,
-        new_hash: &str,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = ? \
-             WHERE tenant_id = ? AND id = ? AND password_hash = ?",
-        )
-        .bind(new_hash)
-        .bind(uuid_text(tenant.0))
-        .bind(uuid_text(id.0))
-        .bind(old_hash)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn import_users(&self, users: &[User]) -> StoreResult<()> {
-        import::check_duplicates(users)?;
-        let mut tx = self.begin_write().await?;
-        for user in users {
-            // On error the transaction is dropped: nothing of the import stays.
-            insert_user(&mut tx, user)
-                .await
-                .map_err(|err| import::name_conflict(err, user))?;
-        }
-        tx.commit().await.map_err(map_sqlx)
     }
 
     async fn set_user_password(
