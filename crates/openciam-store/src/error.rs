@@ -1,9 +1,13 @@
 //! The one place sqlx errors become [`StoreError`]s, for every adapter.
 //!
-//! * unique and primary-key violations → [`StoreError::Conflict`] (the core turns these into
-//!   "user exists" and similar answers);
-//! * pool timeouts, I/O, TLS, a crashed connection worker, and SQLite's busy/locked after the
-//!   busy timeout → [`StoreError::Unavailable`] (worth retrying later);
+//! * unique and primary-key violations (SQLite's constraint codes, PostgreSQL's SQLSTATE 23505)
+//!   → [`StoreError::Conflict`] (the core turns these into "user exists" and similar answers);
+//! * pool timeouts, a closed pool, I/O, TLS, a crashed connection worker → [`StoreError::Unavailable`]
+//!   (worth retrying later), as are the database's own "not now" answers: SQLite's busy/locked
+//!   after the busy timeout; PostgreSQL's connection exceptions (class 08), insufficient
+//!   resources (class 53, e.g. too many connections), shutdown and start-up (57P01–57P03),
+//!   and the transient transaction failures serialization_failure (40001) and
+//!   deadlock_detected (40P01);
 //! * everything else → [`StoreError::Other`].
 
 use openciam_core::ports::StoreError;
@@ -15,7 +19,9 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(db.message().to_owned())
         }
-        sqlx::Error::Database(db) if is_sqlite_busy(db.as_ref()) => StoreError::Unavailable(err.into()),
+        sqlx::Error::Database(db) if is_sqlite_busy(db.as_ref()) || is_pg_transient(db.as_ref()) => {
+            StoreError::Unavailable(err.into())
+        }
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
@@ -39,4 +45,33 @@ fn is_sqlite_busy(db: &dyn DatabaseError) -> bool {
     db.code()
         .and_then(|code| code.parse::<i32>().ok())
         .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+/// A PostgreSQL error that says "not now" rather than "never": see the module documentation.
+fn is_pg_transient(db: &dyn DatabaseError) -> bool {
+    let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() else {
+        return false;
+    };
+    let code = pg.code();
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_and_io_failures_are_unavailable() {
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ] {
+            assert!(matches!(map_sqlx(err), StoreError::Unavailable(_)));
+        }
+        assert!(matches!(map_sqlx(sqlx::Error::RowNotFound), StoreError::Other(_)));
+    }
 }

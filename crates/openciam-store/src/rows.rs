@@ -343,6 +343,15 @@ portable_from_row!(OtpStatusRow {
     attempts
 });
 
+impl OtpStatusRow {
+    /// Whether an attempt at `now` would be counted: the code is unused, unexpired and has had
+    /// fewer than `max_attempts` tries. The same condition as the SQLite adapter's guarded
+    /// `UPDATE`; the PostgreSQL adapter evaluates it on the row it has locked.
+    pub(crate) fn counts(&self, now: i64, max_attempts: i64) -> bool {
+        self.used_at.is_none() && self.expires_at > now && self.attempts < max_attempts
+    }
+}
+
 /// Why an attempt on the flow's code (`row`, if any, read in the same transaction as the refused
 /// update) was not counted: absent, else used, else expired (`expires_at <= now`), else out of
 /// tries.

@@ -1,13 +1,18 @@
 //! The storage contract: every adapter must pass every test here.
 //!
 //! Each test is written once against `&dyn Store`; `contract_suite!` instantiates the whole list
-//! for one backend. A backend is a module name plus a harness function returning a fresh,
-//! migrated store (or `None` to skip, for backends that need an external server). To add
-//! PostgreSQL: write `postgres_harness` (schema per test, dropped by its guard) and add
-//! `contract_suite!(postgres, postgres_harness);`.
+//! for one backend. A backend is a module name plus a harness function that takes the test's
+//! name and returns a fresh, migrated store (or `None` to skip, for backends that need an
+//! external server).
+//!
+//! * `sqlite`: a temporary file per test.
+//! * `postgres`: a schema per test on `OPENCIAM_TEST_POSTGRES_URL`, dropped at the end (see
+//!   `support`); skipped with one notice when the server is unreachable, failing under `CI=true`.
 
 // `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared test bodies below.
 #![expect(clippy::unwrap_used, reason = "contract tests report failure by panicking")]
+
+mod support;
 
 use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::model::{
@@ -16,7 +21,7 @@ use openciam_core::model::{
 };
 use openciam_core::ports::*;
 use openciam_core::strategy::password_policy::PolicyProfile;
-use openciam_store::SqliteStore;
+use openciam_store::{PoolOptions, PostgresStore, SqliteStore};
 use serde_json::json;
 use std::any::Any;
 use std::future::Future;
@@ -25,12 +30,13 @@ use std::task::Poll;
 use uuid::Uuid;
 
 /// A migrated, empty store for one test, and whatever must outlive it (temp dir, schema guard).
+/// Fields drop in order: the store (and its connections) before the schema.
 struct Harness {
     store: Box<dyn Store>,
     _keep: Box<dyn Any + Send>,
 }
 
-async fn sqlite_harness() -> Option<Harness> {
+async fn sqlite_harness(_test: &'static str) -> Option<Harness> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("openciam.db");
     let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
@@ -38,6 +44,18 @@ async fn sqlite_harness() -> Option<Harness> {
     Some(Harness {
         store: Box::new(store),
         _keep: Box::new(dir),
+    })
+}
+
+async fn postgres_harness(test: &'static str) -> Option<Harness> {
+    let schema = support::pg_schema(test).await?;
+    let store = PostgresStore::open(&schema.url, PoolOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    Some(Harness {
+        store: Box::new(store),
+        _keep: Box::new(schema),
     })
 }
 
@@ -51,6 +69,8 @@ macro_rules! contract_suite {
             duplicate_username_conflicts_within_tenant_only,
             set_user_password_replaces_hash_and_revokes_families,
             set_user_password_deletes_the_users_flows,
+            rehash_password_replaces_only_the_expected_hash,
+            import_users_writes_all_or_none,
             set_user_disabled_revokes_families_only_when_disabling,
             flow_and_token_round_trip,
             add_token_refused_after_advance,
@@ -61,10 +81,12 @@ macro_rules! contract_suite {
             advance_flow_creating_user_writes_both,
             advance_flow_creating_user_conflict_writes_nothing,
             advance_flow_creating_user_stale_generation_writes_nothing,
+            concurrent_sign_ups_with_one_email_have_one_winner,
             advance_flow_resetting_password_writes_everything,
             advance_flow_resetting_password_stale_generation_writes_nothing,
             advance_flow_resetting_password_unknown_user_writes_nothing,
             concurrent_resets_have_one_winner,
+            concurrent_password_changes_of_one_user_all_complete,
             put_otp_replaces_and_invalidates_the_old_code,
             attempt_otp_counts_until_exhausted,
             attempt_otp_reports_missing_and_expired_codes,
@@ -88,8 +110,8 @@ macro_rules! contract_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    let Some(harness) = super::$harness().await else {
-                        eprintln!("skipped: backend {} not configured", stringify!($backend));
+                    // `None`: backend unavailable, already reported once by the harness.
+                    let Some(harness) = super::$harness(stringify!($test)).await else {
                         return;
                     };
                     super::$test(harness.store.as_ref()).await;
@@ -100,6 +122,7 @@ macro_rules! contract_suite {
 }
 
 contract_suite!(sqlite, sqlite_harness);
+contract_suite!(postgres, postgres_harness);
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -509,6 +532,103 @@ async fn set_user_password_deletes_the_users_flows(store: &dyn Store) {
             .unwrap()
     );
     assert!(flow_alive(store, &later).await);
+}
+
+async fn rehash_password_replaces_only_the_expected_hash(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    let session = signed_in(store, &a, &u).await;
+    let (_, flow) = user_flow(store, &a, &u, FlowKind::SignIn).await;
+    let old = u.password_hash.clone().unwrap();
+
+    assert!(
+        !store
+            .rehash_password(t.id, u.id, "$argon2id$other", "$new")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rehash_password(TenantId::new_random(), u.id, &old, "$new")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rehash_password(t.id, UserId::new_random(), &old, "$new")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.user_by_id(t.id, u.id).await.unwrap(), Some(u.clone()));
+
+    assert!(
+        store
+            .rehash_password(t.id, u.id, &old, "$argon2id$v=19$new")
+            .await
+            .unwrap()
+    );
+    let stored = store.user_by_id(t.id, u.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash.as_deref(), Some("$argon2id$v=19$new"));
+    assert!(
+        !store.rehash_password(t.id, u.id, &old, "$again").await.unwrap(),
+        "the old hash is gone"
+    );
+    // Sessions and flows are untouched.
+    let token = store.refresh_by_hash(&session.token_hash).await.unwrap().unwrap();
+    assert_eq!(token.revoked_at, None);
+    assert!(flow_alive(store, &flow).await);
+
+    let mut bare = user(&t, "nopassword@example.com");
+    bare.password_hash = None;
+    store.create_user(&bare).await.unwrap();
+    assert!(!store.rehash_password(t.id, bare.id, "", "$new").await.unwrap());
+}
+
+async fn import_users_writes_all_or_none(store: &dyn Store) {
+    let (t, _, ada) = seed(store).await;
+    store.import_users(&[]).await.unwrap();
+    let (bob, carol) = (user(&t, "bob@example.com"), user(&t, "carol@example.com"));
+    store.import_users(&[carol.clone(), bob.clone()]).await.unwrap();
+    assert_eq!(
+        store.list_users(t.id).await.unwrap(),
+        vec![ada.clone(), bob.clone(), carol.clone()]
+    );
+
+    let conflict = |result: StoreResult<()>| match result {
+        Err(StoreError::Conflict(username)) => username,
+        other => panic!("expected a conflict, got {other:?}"),
+    };
+    let dave = user(&t, "dave@example.com");
+    let ada_again = user(&t, "ADA@example.com");
+    assert_eq!(
+        conflict(store.import_users(&[dave.clone(), ada_again]).await),
+        "ADA@example.com",
+        "names the username as given"
+    );
+    let twice = [dave.clone(), user(&t, "Dave@Example.com")];
+    assert_eq!(conflict(store.import_users(&twice).await), "Dave@Example.com");
+    let same_id = User {
+        username: "erin@example.com".into(),
+        username_normalized: "erin@example.com".into(),
+        ..bob.clone()
+    };
+    assert_eq!(
+        conflict(store.import_users(&[dave.clone(), same_id]).await),
+        "erin@example.com"
+    );
+    assert_eq!(
+        store.list_users(t.id).await.unwrap(),
+        vec![ada, bob, carol],
+        "a failed import writes nothing"
+    );
+
+    // The same username in another tenant is another user.
+    let other = tenant("other");
+    store.create_tenant(&other).await.unwrap();
+    store
+        .import_users(&[user(&other, "ada@example.com"), dave.clone()])
+        .await
+        .unwrap();
+    assert_eq!(store.user_by_id(t.id, dave.id).await.unwrap(), Some(dave));
 }
 
 async fn set_user_disabled_revokes_families_only_when_disabling(store: &dyn Store) {
@@ -940,6 +1060,61 @@ async fn concurrent_resets_have_one_winner(store: &dyn Store) {
             stored.password_hash,
             Some(hash),
             "the winner's password is stored"
+        );
+    }
+}
+
+async fn concurrent_sign_ups_with_one_email_have_one_winner(store: &dyn Store) {
+    let (t, a, _) = seed(store).await;
+    for round in 0..10 {
+        let (left_flow, _) = started_flow(store, &a).await;
+        let (right_flow, _) = started_flow(store, &a).await;
+        let email = format!("Twin{round}@Example.com");
+        let (left_user, right_user) = (user(&t, &email), user(&t, &email));
+        let done = json!({"state": "completed"});
+        let (l, r) = tokio::join!(
+            store.advance_flow_creating_user(left_flow.id, 0, &done, &left_user, None),
+            store.advance_flow_creating_user(right_flow.id, 0, &done, &right_user, None),
+        );
+        let (winner, loser_flow) = match (l, r) {
+            (Ok(true), Err(StoreError::Conflict(_))) => (left_user, right_flow),
+            (Err(StoreError::Conflict(_)), Ok(true)) => (right_user, left_flow),
+            other => panic!("expected one sign-up and one conflict, got {other:?}"),
+        };
+        let stored = store.user_by_username(t.id, &email.to_lowercase()).await.unwrap();
+        assert_eq!(stored.map(|u| u.id), Some(winner.id));
+        // The loser's flow did not advance: it can still advance from generation 0.
+        assert!(
+            store
+                .advance_flow(loser_flow.id, 0, &json!({"state": "retry"}), None, None)
+                .await
+                .unwrap()
+        );
+    }
+}
+
+/// Password changes and resets of one user, racing on overlapping flows, neither deadlock nor
+/// fail: each either completes or (a reset whose flow another change deleted) answers false.
+async fn concurrent_password_changes_of_one_user_all_complete(store: &dyn Store) {
+    let (t, a, u) = seed(store).await;
+    for _ in 0..10 {
+        let (one, _) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+        let (two, _) = user_flow(store, &a, &u, FlowKind::ResetPassword).await;
+        user_flow(store, &a, &u, FlowKind::SignIn).await;
+        signed_in(store, &a, &u).await;
+        let done = json!({"state": "succeeded"});
+        let (r1, r2, set) = tokio::join!(
+            store.advance_flow_resetting_password(one.id, 0, &done, u.id, "$one", T0 + 1, None),
+            store.advance_flow_resetting_password(two.id, 0, &done, u.id, "$two", T0 + 1, None),
+            store.set_user_password(t.id, u.id, "$set", T0 + 1),
+        );
+        let (r1, r2) = (r1.unwrap(), r2.unwrap());
+        assert!(set.unwrap(), "the user exists");
+        assert!(!(r1 && r2), "a reset deletes the other reset's flow");
+        let stored = store.user_by_id(t.id, u.id).await.unwrap().unwrap();
+        assert!(
+            ["$one", "$two", "$set"].contains(&stored.password_hash.as_deref().unwrap()),
+            "one of the changes is the last"
         );
     }
 }

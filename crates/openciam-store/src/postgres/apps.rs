@@ -1,0 +1,90 @@
+//! [`AppStore`] on PostgreSQL.
+
+use super::PostgresStore;
+use crate::error::map_sqlx;
+use crate::rows::{AppRow, encode_attributes, encode_list, method_text, uuid_text};
+use async_trait::async_trait;
+use openciam_core::ids::{ClientId, TenantId};
+use openciam_core::model::App;
+use openciam_core::ports::{AppStore, StoreError, StoreResult};
+
+const APP_COLUMNS: &str = "client_id, tenant_id, display_name, public_client, native_auth, \
+                           method, cors_origins, identifier_uri, scopes, signup_attributes, created_at";
+
+#[async_trait]
+impl AppStore for PostgresStore {
+    async fn create_app(&self, app: &App) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO apps (client_id, tenant_id, display_name, public_client, native_auth, \
+             method, cors_origins, identifier_uri, scopes, signup_attributes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(app.client_id.as_str())
+        .bind(uuid_text(app.tenant_id.0))
+        .bind(&app.display_name)
+        .bind(app.public_client)
+        .bind(app.native_auth)
+        .bind(method_text(&app.method))
+        .bind(encode_list(&app.cors_origins)?)
+        .bind(&app.identifier_uri)
+        .bind(encode_list(&app.scopes)?)
+        .bind(encode_attributes(&app.signup_attributes)?)
+        .bind(app.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    /// The tenant and creation time are not settings: they are kept as stored.
+    async fn update_app(&self, app: &App) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE apps SET display_name = $1, public_client = $2, native_auth = $3, method = $4, \
+             cors_origins = $5, identifier_uri = $6, scopes = $7, signup_attributes = $8 \
+             WHERE client_id = $9",
+        )
+        .bind(&app.display_name)
+        .bind(app.public_client)
+        .bind(app.native_auth)
+        .bind(method_text(&app.method))
+        .bind(encode_list(&app.cors_origins)?)
+        .bind(&app.identifier_uri)
+        .bind(encode_list(&app.scopes)?)
+        .bind(encode_attributes(&app.signup_attributes)?)
+        .bind(app.client_id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "no app with client id {}",
+                app.client_id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn app_by_client_id(&self, client_id: &ClientId) -> StoreResult<Option<App>> {
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1");
+        sqlx::query_as::<_, AppRow>(&sql)
+            .bind(client_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(AppRow::into_record)
+            .transpose()
+    }
+
+    async fn apps_of_tenant(&self, tenant: TenantId) -> StoreResult<Vec<App>> {
+        let sql =
+            format!("SELECT {APP_COLUMNS} FROM apps WHERE tenant_id = $1 ORDER BY display_name, client_id");
+        sqlx::query_as::<_, AppRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .into_iter()
+            .map(AppRow::into_record)
+            .collect()
+    }
+}

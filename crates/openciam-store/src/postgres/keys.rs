@@ -1,0 +1,40 @@
+//! [`KeyStore`] on PostgreSQL. Private keys arrive and leave encrypted; this module never sees
+//! key material in clear.
+
+use super::PostgresStore;
+use crate::error::map_sqlx;
+use crate::rows::SigningKeyRow;
+use async_trait::async_trait;
+use openciam_core::model::SigningKeyRecord;
+use openciam_core::ports::{KeyStore, StoreResult};
+
+#[async_trait]
+impl KeyStore for PostgresStore {
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query_as::<_, SigningKeyRow>(
+            "SELECT kid, alg, private_key_enc, created_at, activate_at, retired_at \
+             FROM signing_keys ORDER BY created_at DESC, kid DESC",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(rows.into_iter().map(SigningKeyRow::into_record).collect())
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key_enc, created_at, activate_at, \
+             retired_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_key_enc)
+        .bind(key.created_at)
+        .bind(key.activate_at)
+        .bind(key.retired_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! [`TenantStore`] on PostgreSQL.
+
+use super::PostgresStore;
+use crate::error::map_sqlx;
+use crate::rows::{TenantRow, encode_policy, uuid_text};
+use async_trait::async_trait;
+use openciam_core::ids::TenantId;
+use openciam_core::model::Tenant;
+use openciam_core::ports::{StoreResult, TenantStore};
+
+const TENANT_COLUMNS: &str = "id, name, domain, password_policy, created_at";
+
+#[async_trait]
+impl TenantStore for PostgresStore {
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, name, domain, password_policy, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(uuid_text(tenant.id.0))
+        .bind(&tenant.name)
+        .bind(&tenant.domain)
+        .bind(encode_policy(&tenant.password_policy)?)
+        .bind(tenant.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        sqlx::query_as::<_, TenantRow>(&sql)
+            .bind(uuid_text(id.0))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(TenantRow::into_record)
+            .transpose()
+    }
+
+    async fn tenant_by_name(&self, name_or_domain: &str) -> StoreResult<Option<Tenant>> {
+        // Both columns are stored lower-case; a name match wins over a domain match.
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants \
+             WHERE name = $1 OR domain = $1 \
+             ORDER BY CASE WHEN name = $1 THEN 0 ELSE 1 END \
+             LIMIT 1"
+        );
+        sqlx::query_as::<_, TenantRow>(&sql)
+            .bind(name_or_domain.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(TenantRow::into_record)
+            .transpose()
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
+        sqlx::query_as::<_, TenantRow>(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .into_iter()
+            .map(TenantRow::into_record)
+            .collect()
+    }
+}

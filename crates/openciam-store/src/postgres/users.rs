@@ -1,0 +1,199 @@
+//! [`UserStore`] on PostgreSQL. Credential and status changes revoke the user's refresh-token
+//! families in the same transaction, so no session outlives a password reset or a disable; a
+//! password change also deletes the user's open flows, so no continuation token outlives it.
+//! A rehash (same password, better hash) and an import touch neither.
+//!
+//! Each change starts by updating (and so locking) the user row, the same order as
+//! `advance_flow_resetting_password`: two changes of one user queue on that row instead of
+//! deadlocking on each other's flows.
+
+use super::PostgresStore;
+use super::flows::delete_user_flows;
+use super::refresh::revoke_user_families_in;
+use crate::error::map_sqlx;
+use crate::rows::{REASON_PASSWORD_CHANGED, REASON_USER_DISABLED, UserRow, uuid_text};
+use async_trait::async_trait;
+use openciam_core::ids::{TenantId, UserId};
+use openciam_core::model::User;
+use openciam_core::ports::{StoreError, StoreResult, UserStore};
+use sqlx::PgConnection;
+
+const USER_COLUMNS: &str = "id, tenant_id, username, username_normalized, password_hash, \
+                            disabled, attributes, created_at, updated_at";
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        insert_user(&mut conn, user).await
+    }
+
+    async fn user_by_username(&self, tenant: TenantId, normalized: &str) -> StoreResult<Option<User>> {
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND username_normalized = $2");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .bind(normalized)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(UserRow::into_record)
+            .transpose()
+    }
+
+    async fn user_by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .bind(uuid_text(id.0))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .map(UserRow::into_record)
+            .transpose()
+    }
+
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY username_normalized");
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .into_iter()
+            .map(UserRow::into_record)
+            .collect()
+    }
+
+    async fn set_user_disabled(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        disabled: bool,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+                .bind(disabled)
+                .bind(now)
+                .bind(uuid_text(tenant.0))
+                .bind(uuid_text(id.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        if disabled {
+            revoke_user_families_in(&mut tx, tenant, id, now, REASON_USER_DISABLED).await?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+
+    /// A compare-and-set on the hash: a password changed (reset, admin) between the caller's
+    /// verification and this write is never overwritten by the upgrade. `updated_at` is kept.
+    async fn rehash_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1 \
+             WHERE tenant_id = $2 AND id = $3 AND password_hash = $4",
+        )
+        .bind(new_hash)
+        .bind(uuid_text(tenant.0))
+        .bind(uuid_text(id.0))
+        .bind(old_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A taken username (or id), in the store or earlier in `users`, is `Conflict` carrying the
+    /// username as given; the transaction is rolled back.
+    async fn import_users(&self, users: &[User]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for user in users {
+            match insert_user(&mut tx, user).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    tx.rollback().await.map_err(map_sqlx)?;
+                    return Err(StoreError::Conflict(user.username.clone()));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        tx.commit().await.map_err(map_sqlx)
+    }
+
+    async fn set_user_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !update_password(&mut tx, tenant, id, hash, now).await? {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        revoke_user_families_in(&mut tx, tenant, id, now, REASON_PASSWORD_CHANGED).await?;
+        delete_user_flows(&mut tx, tenant, id, None).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+}
+
+/// Sets a user's password hash (and `updated_at`) on `conn`, locking the row until the
+/// transaction ends. False when no such user.
+pub(super) async fn update_password(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    id: UserId,
+    hash: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done =
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+            .bind(hash)
+            .bind(now)
+            .bind(uuid_text(tenant.0))
+            .bind(uuid_text(id.0))
+            .execute(conn)
+            .await
+            .map_err(map_sqlx)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Inserts a user on `conn` (a pooled connection or an open transaction); a taken normalised
+/// username is `Conflict`. A concurrent insert of the same name waits for the other
+/// transaction and then conflicts (or succeeds, if that one rolled back).
+pub(super) async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+    let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Other(e.into()))?;
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, username, username_normalized, password_hash, \
+         disabled, attributes, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid_text(user.id.0))
+    .bind(uuid_text(user.tenant_id.0))
+    .bind(&user.username)
+    .bind(&user.username_normalized)
+    .bind(&user.password_hash)
+    .bind(user.disabled)
+    .bind(attributes)
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
+}
