@@ -7,22 +7,81 @@ use openciam_core::mail::{MailboxReader, Mailer};
 use openciam_core::ports::Store;
 use openciam_core::services::{CoreConfig, Services};
 use openciam_http::{AppState, HttpConfig};
-use openciam_store::SqliteStore;
+use openciam_store::{PoolOptions, PostgresStore, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size per node.
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection.
+    pub acquire_timeout: Duration,
+    /// Apply pending migrations now.
+    pub migrate: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            migrate: true,
+        }
+    }
+}
+
 /// Opens (creating and migrating) the database named by `url`.
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(url, &StoreOptions::default()).await
+}
+
+/// Opens the database named by `url`: `postgres://…` (PostgreSQL) or `sqlite://…` / a path.
+pub async fn open_store_with(url: &str, options: &StoreOptions) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL is not supported by this build yet; use a sqlite:// URL");
+        let pool = PoolOptions {
+            max_connections: options.max_connections,
+            acquire_timeout: options.acquire_timeout,
+        };
+        let store = PostgresStore::open(url, pool).await?;
+        if options.migrate {
+            store.migrate().await?;
+        }
+        return Ok(Arc::new(store));
     }
     let store = SqliteStore::open(url)
         .await
         .with_context(|| "opening the SQLite database")?;
-    store.migrate().await.context("applying database migrations")?;
+    if options.migrate {
+        store.migrate().await.context("applying database migrations")?;
+    }
     Ok(Arc::new(store))
+}
+
+/// Reloads the signing keys from the store every `every`, so keys added by another node (or by
+/// `keys rotate`) are published and used by this one too.
+pub fn spawn_key_reloader(services: Arc<Services>, master: MasterKey, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let loaded = async {
+                let records = services.store.signing_keys().await?;
+                openciam_core::token::KeyRing::from_records(&records, &master, services.clock.unix())
+            }
+            .await;
+            match loaded {
+                Ok(ring) => services.issuer.set_keys(ring),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "reloading signing keys failed; keeping the current ones")
+                }
+            }
+        }
+    });
 }
 
 /// Everything needed to run one server.

@@ -57,10 +57,32 @@ fn default_listen() -> String {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://path/to/openciam.db` (PostgreSQL comes later). Required (or its file).
+    /// `postgres://user:password@host:5432/db` or `sqlite:///path/openciam.db`. Required (or its
+    /// file).
     pub url: Option<SecretString>,
     /// File holding the URL (it may contain a password).
     pub url_file: Option<String>,
+    /// PostgreSQL connections per node (default 10).
+    pub max_connections: Option<u32>,
+    /// Seconds a request waits for a pooled connection before answering 503 (default 5).
+    pub acquire_timeout_seconds: Option<u64>,
+    /// Apply pending migrations when `serve` starts (default true; set false when migrating
+    /// explicitly with `openciam migrate`).
+    pub migrate_on_start: Option<bool>,
+}
+
+impl DatabaseConfig {
+    /// Pool and migration settings.
+    pub fn store_options(&self, migrate: bool) -> crate::app::StoreOptions {
+        let d = crate::app::StoreOptions::default();
+        crate::app::StoreOptions {
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            acquire_timeout: self
+                .acquire_timeout_seconds
+                .map_or(d.acquire_timeout, std::time::Duration::from_secs),
+            migrate,
+        }
+    }
 }
 
 /// `[http]`.

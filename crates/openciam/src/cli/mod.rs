@@ -3,6 +3,7 @@
 pub mod app;
 pub mod dev;
 pub mod mail;
+pub mod migrate;
 pub mod serve;
 pub mod store_args;
 pub mod tenant;
@@ -29,6 +30,8 @@ pub enum Command {
     Dev(dev::DevArgs),
     /// Run the production server from a configuration file.
     Serve(serve::ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(migrate::MigrateArgs),
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -48,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev(args) => dev::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
         Command::User(cmd) => user::run(cmd).await,
         Command::App(cmd) => app::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,

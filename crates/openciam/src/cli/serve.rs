@@ -62,7 +62,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     let resolved = config.resolve()?;
     let master = MasterKey::from_base64(resolved.master_key.expose_secret())?;
-    let store = app::open_store(resolved.database_url.expose_secret()).await?;
+    let migrate = config.database.migrate_on_start.unwrap_or(true);
+    let store = app::open_store_with(
+        resolved.database_url.expose_secret(),
+        &config.database.store_options(migrate),
+    )
+    .await?;
     let http = HttpConfig {
         body_limit: config.http.body_limit_bytes,
         cors_any_origin: false,
@@ -79,6 +84,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let parts = app::build(store.clone(), clock, &master, (mail.mailer(), None), core, http).await?;
     seed::apply_tenants(&parts.services.admin, store.as_ref(), &config.tenants).await?;
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
+    let reload_master = MasterKey::from_base64(resolved.master_key.expose_secret())?;
+    app::spawn_key_reloader(parts.services.clone(), reload_master, Duration::from_secs(60));
     let (listener, addr) = app::bind(&resolved.listen).await?;
     tracing::info!(%addr, public_url = %resolved.public_url, "openciam listening");
     app::serve(listener, parts.router).await
