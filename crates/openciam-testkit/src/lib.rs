@@ -68,6 +68,68 @@ pub struct TestApp {
     pub mailbox: Arc<dyn MailboxReader>,
     /// Make every send fail (a relay outage) while true.
     pub mail_down: Arc<AtomicBool>,
+    /// The database URL the server uses.
+    pub database_url: String,
+    /// The PostgreSQL schema to drop at the end, when the backend is PostgreSQL.
+    pg: Option<PgSchema>,
+}
+
+/// Which database the suite runs on: `OPENCIAM_TEST_BACKEND=postgres` selects PostgreSQL at
+/// `OPENCIAM_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`), one fresh
+/// schema per test app; anything else, SQLite in the app's temporary directory.
+pub fn postgres_url() -> Option<String> {
+    (std::env::var("OPENCIAM_TEST_BACKEND").as_deref() == Ok("postgres")).then(|| {
+        std::env::var("OPENCIAM_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    })
+}
+
+/// A per-test PostgreSQL schema, dropped when the test app is.
+#[derive(Debug, Clone)]
+struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create(base_url: &str) -> Self {
+        use sqlx::Connection as _;
+        let name = format!("oc_e2e_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Self {
+            base_url: base_url.to_owned(),
+            name,
+        }
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.base_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base_url, self.name)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(schema) = self.pg.take() else { return };
+        // A runtime of its own: Drop cannot await, and the test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                use sqlx::Connection as _;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&schema.base_url).await {
+                    let drop = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema.name);
+                    let _ = sqlx::query(&drop).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// Delivers to the dev mailbox unless the test switched mail off.
@@ -165,7 +227,30 @@ impl TestApp {
             std::fs::write(&key_path, MasterKey::generate_base64()).unwrap();
         }
         let master = MasterKey::from_base64(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
-        let url = openciam::cli::store_args::dev_database_url(dir.path());
+        // Restarts over the same directory reuse the same PostgreSQL schema.
+        let schema_file = dir.path().join("pg-schema");
+        let pg = match postgres_url() {
+            Some(base) if schema_file.exists() => Some(PgSchema {
+                base_url: base,
+                name: std::fs::read_to_string(&schema_file).unwrap(),
+            }),
+            Some(base) => {
+                let schema = PgSchema::create(&base).await;
+                std::fs::write(&schema_file, &schema.name).unwrap();
+                Some(schema)
+            }
+            None => None,
+        };
+        let url = pg.as_ref().map_or_else(
+            || openciam::cli::store_args::dev_database_url(dir.path()),
+            PgSchema::url,
+        );
+        // An admin CLI run with `--config` finds the same database.
+        std::fs::write(
+            dir.path().join("openciam.toml"),
+            format!("[database]\nurl = \"{url}\"\n"),
+        )
+        .unwrap();
         let store = openciam::app::open_store(&url).await.unwrap();
         let (listener, addr) = openciam::app::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{addr}");
@@ -220,6 +305,27 @@ impl TestApp {
             dir,
             mailbox,
             mail_down,
+            database_url: url,
+            pg,
+        }
+    }
+
+    /// Starts a second server over the same data (directory, database, keys): a restart.
+    pub async fn restart(mut self, options: Options) -> Self {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        // The schema lives on in the new app; this one must not drop it.
+        self.pg = None;
+        Self::spawn_in(dir, options).await
+    }
+
+    /// Arguments that point an admin CLI command at this server's store.
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.pg {
+            Some(_) => vec![
+                "--config".into(),
+                self.dir.path().join("openciam.toml").display().to_string(),
+            ],
+            None => vec!["--data".into(), self.dir.path().display().to_string()],
         }
     }
 

@@ -268,9 +268,14 @@ impl Config {
         Figment::new()
             .merge(Toml::file(file))
             .merge(
+                // Variables that are not configuration: the log filter, the config path itself
+                // and the test suite's own settings.
                 Env::prefixed("OPENCIAM_")
-                    .split("__")
-                    .ignore(&["log", "log_format"]),
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        !matches!(k.as_str(), "log" | "config") && !k.starts_with("test_")
+                    })
+                    .split("__"),
             )
             .extract()
             .with_context(|| {

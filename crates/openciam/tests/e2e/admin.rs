@@ -7,11 +7,9 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_openciam");
 
 fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let data = app.dir.path().to_str().unwrap();
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--data", data]);
     Command::new(BIN)
-        .args(&all)
+        .args(args)
+        .args(app.store_args())
         .env("OPENCIAM_LOG", "warn")
         .output()
         .unwrap()
@@ -105,9 +103,8 @@ async fn cli_users_work_against_a_running_server() {
             "--email",
             "cli@example.com",
             "--password-stdin",
-            "--data",
         ])
-        .arg(app.dir.path())
+        .args(app.store_args())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -75,8 +75,7 @@ async fn keys_survive_a_restart() {
         .get(&format!("{}/demo/discovery/v2.0/keys", app.origin))
         .await
         .body;
-    let dir = app.dir;
-    let again = TestApp::spawn_in(dir, Default::default()).await;
+    let again = app.restart(Default::default()).await;
     let after = again
         .get(&format!("{}/demo/discovery/v2.0/keys", again.origin))
         .await
