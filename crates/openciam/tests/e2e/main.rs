@@ -6,6 +6,7 @@ mod admin;
 mod cors;
 mod discovery;
 mod form;
+mod multinode;
 mod refresh;
 mod reset;
 mod scopes;
