@@ -119,6 +119,9 @@ pub struct TokensSection {
     pub continuation_token_lifetime_seconds: u64,
     /// A whole flow's lifetime.
     pub flow_lifetime_seconds: u64,
+    /// How often each node re-reads the signing keys, so keys added elsewhere are published
+    /// and used everywhere (default 60).
+    pub key_reload_seconds: u64,
 }
 
 impl Default for TokensSection {
@@ -129,6 +132,7 @@ impl Default for TokensSection {
             refresh_reuse_grace_seconds: 0,
             continuation_token_lifetime_seconds: 600,
             flow_lifetime_seconds: 3600,
+            key_reload_seconds: 60,
         }
     }
 }

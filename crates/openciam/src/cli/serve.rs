@@ -85,7 +85,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     seed::apply_tenants(&parts.services.admin, store.as_ref(), &config.tenants).await?;
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
     let reload_master = MasterKey::from_base64(resolved.master_key.expose_secret())?;
-    app::spawn_key_reloader(parts.services.clone(), reload_master, Duration::from_secs(60));
+    app::spawn_key_reloader(
+        parts.services.clone(),
+        reload_master,
+        Duration::from_secs(config.tokens.key_reload_seconds.max(1)),
+    );
     let (listener, addr) = app::bind(&resolved.listen).await?;
     tracing::info!(%addr, public_url = %resolved.public_url, "openciam listening");
     app::serve(listener, parts.router).await
