@@ -416,6 +416,22 @@ impl ContinuationTokens {
         Ok(issued)
     }
 
+    /// After a code was sent: a resend (the presented token is already at `step`) reissues at the
+    /// same generation, so both tokens stay valid; a first send advances the flow to `step`.
+    pub async fn code_sent(
+        &self,
+        loaded: &LoadedFlow,
+        state: &serde_json::Value,
+        step: Step,
+    ) -> FlowResult<IssuedToken> {
+        if loaded.step == step {
+            return self.reissue(loaded, state, step).await;
+        }
+        self.advance(loaded, state, None, Some(step))
+            .await?
+            .ok_or_else(|| FlowError::Internal(anyhow::anyhow!("advance issued no token")))
+    }
+
     /// A token for the flow's *next* generation, for store operations that advance the flow as
     /// part of a larger transaction.
     pub fn mint_next(&self, loaded: &LoadedFlow, step: Step, now: i64) -> (IssuedToken, ContinuationRecord) {

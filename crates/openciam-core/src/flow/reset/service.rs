@@ -159,16 +159,10 @@ impl ResetService {
             purpose: MailPurpose::Resetpassword,
         };
         state.codes = self.otp.send(&target, state.codes).await?;
-        let token = if loaded.step == Step::ResetOob {
-            self.tokens
-                .reissue(&loaded, &state.to_json(), Step::ResetOob)
-                .await?
-        } else {
-            self.tokens
-                .advance(&loaded, &state.to_json(), None, Some(Step::ResetOob))
-                .await?
-                .ok_or_else(no_token)?
-        };
+        let token = self
+            .tokens
+            .code_sent(&loaded, &state.to_json(), Step::ResetOob)
+            .await?;
         Ok(ResetChallengeOutcome::Oob {
             token,
             target_label: mask_email(&user.username),

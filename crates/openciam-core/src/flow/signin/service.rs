@@ -173,14 +173,7 @@ impl SignInService {
         };
         let codes = self.otp.send(&target, history).await?;
         let json = SignInState::CodeSent { codes }.to_json();
-        let token = if loaded.step == Step::SignInOob {
-            self.tokens.reissue(&loaded, &json, Step::SignInOob).await?
-        } else {
-            self.tokens
-                .advance(&loaded, &json, None, Some(Step::SignInOob))
-                .await?
-                .ok_or_else(no_token)?
-        };
+        let token = self.tokens.code_sent(&loaded, &json, Step::SignInOob).await?;
         Ok(ChallengeOutcome::Oob {
             token,
             target_label: mask_email(&user.username),

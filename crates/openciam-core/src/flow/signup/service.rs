@@ -245,16 +245,10 @@ impl SignUpService {
             purpose: MailPurpose::Signup,
         };
         state.codes = self.otp.send(&target, state.codes).await?;
-        let token = if loaded.step == Step::SignUpOob {
-            self.tokens
-                .reissue(&loaded, &state.to_json(), Step::SignUpOob)
-                .await?
-        } else {
-            self.tokens
-                .advance(&loaded, &state.to_json(), None, Some(Step::SignUpOob))
-                .await?
-                .ok_or_else(no_token)?
-        };
+        let token = self
+            .tokens
+            .code_sent(&loaded, &state.to_json(), Step::SignUpOob)
+            .await?;
         Ok(SignUpChallengeOutcome::Oob {
             token,
             target_label: mask_email(&state.email),
