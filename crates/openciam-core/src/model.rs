@@ -276,3 +276,47 @@ pub struct SigningKeyRecord {
     /// Signing stopped at this time; still published for verification.
     pub retired_at: Option<i64>,
 }
+
+/// A refresh-token family as stored: one sign-in, with its owner and revocation. Tokens
+/// ([`RefreshRecord`]) belong to it; revocation lives here only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFamilyRecord {
+    /// Id.
+    pub id: FamilyId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// The client the sign-in was for.
+    pub client_id: ClientId,
+    /// The user.
+    pub user_id: UserId,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// When the family was revoked.
+    pub revoked_at: Option<i64>,
+    /// Why (`reuse`, `password_reset`, `user_disabled`, …).
+    pub revoke_reason: Option<String>,
+}
+
+/// The durable contents of a store, for moving a deployment from one database to another:
+/// everything a signed-in user or a running server depends on, and nothing short-lived. Flows,
+/// continuation tokens, one-time codes and code-send records are deliberately absent: they live
+/// minutes, and a user caught mid-flow simply starts again.
+///
+/// Secrets stay in their stored form (password PHC strings, token hashes, private keys encrypted
+/// under the master key), so the target must be served with the same master key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Every tenant, by id.
+    pub tenants: Vec<Tenant>,
+    /// Every app, by client id.
+    pub apps: Vec<App>,
+    /// Every user (hashes, attributes, disabled flag), by id.
+    pub users: Vec<User>,
+    /// Every signing key, by kid.
+    pub signing_keys: Vec<SigningKeyRecord>,
+    /// Every refresh-token family, by id.
+    pub refresh_families: Vec<RefreshFamilyRecord>,
+    /// Every refresh token (rotated ones too, so a replay is still detected), by hash. Each
+    /// record's `revoked_at` is its family's; on import the family's value is the one stored.
+    pub refresh_tokens: Vec<RefreshRecord>,
+}

@@ -3,7 +3,8 @@
 
 use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use crate::model::{
-    App, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Tenant, User,
+    App, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Snapshot,
+    Tenant, User,
 };
 use async_trait::async_trait;
 
@@ -221,13 +222,30 @@ pub trait KeyStore: Send + Sync {
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
 }
 
+/// Whole-store export and import, for moving a deployment to another database
+/// (`openciam db copy`). See [`Snapshot`] for what is included.
+#[async_trait]
+pub trait BulkStore: Send + Sync {
+    /// Everything durable, read as one consistent snapshot (the store may be serving meanwhile).
+    /// Each list is ordered by its key, so two exports of equal contents are equal.
+    async fn export_snapshot(&self) -> StoreResult<Snapshot>;
+    /// True when the store holds no tenant, app, user or signing key (a fresh database).
+    async fn is_empty(&self) -> StoreResult<bool>;
+    /// Writes `snapshot` in one transaction: all or nothing. With `replace`, first deletes
+    /// everything the store holds — flows, continuation tokens, codes and code-send records
+    /// included — so afterwards it holds exactly the snapshot. Without it, anything already
+    /// stored under a key the snapshot uses (or a username taken in a tenant) is `Conflict` and
+    /// nothing is written.
+    async fn import_snapshot(&self, snapshot: &Snapshot, replace: bool) -> StoreResult<()>;
+}
+
 /// The whole storage port, as one trait object.
 pub trait Store:
-    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore
+    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore
+    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore
 {
 }

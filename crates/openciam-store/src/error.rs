@@ -31,6 +31,15 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
     }
 }
 
+/// Names what clashed in a `Conflict` (e.g. `tenant <id>`), keeping the constraint named by
+/// [`map_sqlx`]; other errors pass through.
+pub(crate) fn naming_conflict(what: impl std::fmt::Display) -> impl FnOnce(StoreError) -> StoreError {
+    move |err| match err {
+        StoreError::Conflict(constraint) => StoreError::Conflict(format!("{what}: {constraint}")),
+        other => other,
+    }
+}
+
 /// A stored value the adapter cannot turn back into a record (bad uuid, bad JSON, unknown enum).
 pub(crate) fn corrupt(column: &str, cause: impl std::fmt::Display) -> StoreError {
     StoreError::Other(anyhow::anyhow!("invalid value in column {column}: {cause}"))

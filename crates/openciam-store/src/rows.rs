@@ -9,8 +9,8 @@
 use crate::error::corrupt;
 use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::model::{
-    App, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, RefreshRecord, SignInMethod,
-    SigningKeyRecord, Tenant, User,
+    App, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, RefreshFamilyRecord,
+    RefreshRecord, SignInMethod, SigningKeyRecord, Tenant, User,
 };
 use openciam_core::ports::{StoreError, StoreResult};
 use openciam_core::strategy::password_policy::PolicyProfile;
@@ -413,6 +413,57 @@ impl RefreshRow {
         })
     }
 }
+
+/// A `refresh_families` row.
+pub(crate) struct RefreshFamilyRow {
+    id: String,
+    tenant_id: String,
+    client_id: String,
+    user_id: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+    revoke_reason: Option<String>,
+}
+
+portable_from_row!(RefreshFamilyRow {
+    id,
+    tenant_id,
+    client_id,
+    user_id,
+    created_at,
+    revoked_at,
+    revoke_reason,
+});
+
+impl RefreshFamilyRow {
+    pub(crate) fn into_record(self) -> StoreResult<RefreshFamilyRecord> {
+        Ok(RefreshFamilyRecord {
+            id: FamilyId(parse_uuid("refresh_families.id", &self.id)?),
+            tenant_id: TenantId(parse_uuid("refresh_families.tenant_id", &self.tenant_id)?),
+            client_id: parse_client_id("refresh_families.client_id", &self.client_id)?,
+            user_id: UserId(parse_uuid("refresh_families.user_id", &self.user_id)?),
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+            revoke_reason: self.revoke_reason,
+        })
+    }
+}
+
+/// Every table of the schema (both dialects) except the migrator's, children before parents:
+/// the order a whole-store replace deletes in without tripping a foreign key. A new table must
+/// be added here (the SQLite adapter's tests check that none is missing).
+pub(crate) const TABLES_CHILD_FIRST: [&str; 10] = [
+    "code_sends",
+    "otps",
+    "continuation_tokens",
+    "flows",
+    "refresh_tokens",
+    "refresh_families",
+    "users",
+    "apps",
+    "signing_keys",
+    "tenants",
+];
 
 /// A `signing_keys` row.
 pub(crate) struct SigningKeyRow {

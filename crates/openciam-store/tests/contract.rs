@@ -1,7 +1,8 @@
 //! The storage contract: every adapter must pass every test here.
 //!
-//! Each test is written once against `&dyn Store`; `contract_suite!` instantiates the whole list
-//! for one backend. A backend is a module name plus a harness function that takes the test's
+//! Each test is written once against `&dyn Store` (or, for copies between stores, a source and a
+//! fresh target of the same backend); `contract_suite!` instantiates the whole list for one
+//! backend. A backend is a module name plus a harness function that takes the test's
 //! name and returns a fresh, migrated store (or `None` to skip, for backends that need an
 //! external server).
 //!
@@ -17,7 +18,7 @@ mod support;
 use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::model::{
     App, AttributeKind, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, OtpRecord,
-    RefreshRecord, SignInMethod, SigningKeyRecord, Tenant, User,
+    RefreshFamilyRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Snapshot, Tenant, User,
 };
 use openciam_core::ports::*;
 use openciam_core::strategy::password_policy::PolicyProfile;
@@ -61,63 +62,85 @@ async fn postgres_harness(test: &'static str) -> Option<Harness> {
 
 macro_rules! contract_suite {
     ($backend:ident, $harness:ident) => {
-        contract_suite!(@tests $backend, $harness;
-            tenants_round_trip,
-            tenant_name_and_domain_are_unique,
-            apps_round_trip,
-            users_round_trip,
-            duplicate_username_conflicts_within_tenant_only,
-            set_user_password_replaces_hash_and_revokes_families,
-            set_user_password_deletes_the_users_flows,
-            rehash_password_replaces_only_the_expected_hash,
-            import_users_writes_all_or_none,
-            set_user_disabled_revokes_families_only_when_disabling,
-            flow_and_token_round_trip,
-            add_token_refused_after_advance,
-            advance_flow_is_compare_and_swap,
-            advance_flow_keeps_user_when_none_given,
-            concurrent_advance_has_one_winner,
-            purge_deletes_expired_flows_and_their_tokens,
-            advance_flow_creating_user_writes_both,
-            advance_flow_creating_user_conflict_writes_nothing,
-            advance_flow_creating_user_stale_generation_writes_nothing,
-            concurrent_sign_ups_with_one_email_have_one_winner,
-            advance_flow_resetting_password_writes_everything,
-            advance_flow_resetting_password_stale_generation_writes_nothing,
-            advance_flow_resetting_password_unknown_user_writes_nothing,
-            concurrent_resets_have_one_winner,
-            concurrent_password_changes_of_one_user_all_complete,
-            put_otp_replaces_and_invalidates_the_old_code,
-            attempt_otp_counts_until_exhausted,
-            attempt_otp_reports_missing_and_expired_codes,
-            consume_otp_succeeds_once,
-            concurrent_attempts_never_exceed_the_limit,
-            concurrent_consume_has_one_winner,
-            reserve_code_send_caps_sends_per_window,
-            concurrent_reserve_at_the_limit_has_one_winner,
-            purge_deletes_codes_and_old_code_sends,
-            refresh_family_round_trip,
-            rotate_refresh_rotates_once,
-            concurrent_rotate_has_one_winner,
-            grace_allows_rotation_within_window,
-            rotation_refused_in_revoked_family,
-            revoke_user_families_marks_tokens_revoked,
-            signing_keys_newest_first,
-        );
-    };
-    (@tests $backend:ident, $harness:ident; $($test:ident),+ $(,)?) => {
         mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    // `None`: backend unavailable, already reported once by the harness.
-                    let Some(harness) = super::$harness(stringify!($test)).await else {
-                        return;
-                    };
-                    super::$test(harness.store.as_ref()).await;
-                }
-            )+
+            contract_suite!(@pairs $harness;
+                snapshot_imports_into_an_empty_store_as_exported,
+                copied_refresh_tokens_rotate_and_detect_reuse,
+            );
+            contract_suite!(@tests $harness;
+                tenants_round_trip,
+                tenant_name_and_domain_are_unique,
+                apps_round_trip,
+                users_round_trip,
+                duplicate_username_conflicts_within_tenant_only,
+                set_user_password_replaces_hash_and_revokes_families,
+                set_user_password_deletes_the_users_flows,
+                rehash_password_replaces_only_the_expected_hash,
+                import_users_writes_all_or_none,
+                set_user_disabled_revokes_families_only_when_disabling,
+                flow_and_token_round_trip,
+                add_token_refused_after_advance,
+                advance_flow_is_compare_and_swap,
+                advance_flow_keeps_user_when_none_given,
+                concurrent_advance_has_one_winner,
+                purge_deletes_expired_flows_and_their_tokens,
+                advance_flow_creating_user_writes_both,
+                advance_flow_creating_user_conflict_writes_nothing,
+                advance_flow_creating_user_stale_generation_writes_nothing,
+                concurrent_sign_ups_with_one_email_have_one_winner,
+                advance_flow_resetting_password_writes_everything,
+                advance_flow_resetting_password_stale_generation_writes_nothing,
+                advance_flow_resetting_password_unknown_user_writes_nothing,
+                concurrent_resets_have_one_winner,
+                concurrent_password_changes_of_one_user_all_complete,
+                put_otp_replaces_and_invalidates_the_old_code,
+                attempt_otp_counts_until_exhausted,
+                attempt_otp_reports_missing_and_expired_codes,
+                consume_otp_succeeds_once,
+                concurrent_attempts_never_exceed_the_limit,
+                concurrent_consume_has_one_winner,
+                reserve_code_send_caps_sends_per_window,
+                concurrent_reserve_at_the_limit_has_one_winner,
+                purge_deletes_codes_and_old_code_sends,
+                refresh_family_round_trip,
+                rotate_refresh_rotates_once,
+                concurrent_rotate_has_one_winner,
+                grace_allows_rotation_within_window,
+                rotation_refused_in_revoked_family,
+                revoke_user_families_marks_tokens_revoked,
+                signing_keys_newest_first,
+                empty_store_reports_empty,
+                snapshot_import_refuses_clashes_without_replace,
+                snapshot_import_with_replace_leaves_exactly_the_snapshot,
+            );
         }
+    };
+    (@tests $harness:ident; $($test:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                // `None`: backend unavailable, already reported once by the harness.
+                let Some(harness) = super::$harness(stringify!($test)).await else {
+                    return;
+                };
+                super::$test(harness.store.as_ref()).await;
+            }
+        )+
+    };
+    // Tests from one store into a second, fresh one of the same backend.
+    (@pairs $harness:ident; $($test:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let Some(source) = super::$harness(stringify!($test)).await else {
+                    return;
+                };
+                let Some(target) = super::$harness(concat!(stringify!($test), "_target")).await else {
+                    return;
+                };
+                super::$test(source.store.as_ref(), target.store.as_ref()).await;
+            }
+        )+
     };
 }
 
@@ -1573,4 +1596,246 @@ async fn signing_keys_newest_first(store: &dyn Store) {
     store.insert_signing_key(&new).await.unwrap();
     assert!(is_conflict(store.insert_signing_key(&new).await));
     assert_eq!(store.signing_keys().await.unwrap(), vec![new, old]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole-store export and import
+
+/// What [`populated`] stored.
+struct Populated {
+    tenant: Tenant,
+    app: App,
+    /// A password user and a disabled code-only one.
+    users: Vec<User>,
+    key: SigningKeyRecord,
+    /// A family's first token, rotated into `live`.
+    rotated: RefreshRecord,
+    live: RefreshRecord,
+    /// The only token of a revoked family.
+    revoked: RefreshRecord,
+    /// The first token of an open flow with a code (and a code send) — never exported.
+    flow_token: ContinuationRecord,
+}
+
+/// A store with something of every kind, including what a snapshot leaves out.
+async fn populated(store: &dyn Store) -> Populated {
+    let (tenant, app, ada) = seed(store).await;
+    let bob = User {
+        password_hash: None,
+        disabled: true,
+        ..user(&tenant, "bob@example.com")
+    };
+    store.create_user(&bob).await.unwrap();
+    let key = SigningKeyRecord {
+        kid: "kid-1".into(),
+        alg: "RS256".into(),
+        private_key_enc: vec![9, 8, 7],
+        created_at: T0,
+        activate_at: T0,
+        retired_at: None,
+    };
+    store.insert_signing_key(&key).await.unwrap();
+    let rotated = signed_in(store, &app, &ada).await;
+    let live = refresh(&app, &ada, rotated.family_id, T0 + 60);
+    let outcome = store
+        .rotate_refresh(&rotated.token_hash, T0 + 60, None, &live)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Rotated);
+    let revoked = signed_in(store, &app, &bob).await;
+    store
+        .revoke_family(revoked.family_id, T0 + 5, "user_disabled")
+        .await
+        .unwrap();
+    let (_, flow_token) = user_flow(store, &app, &ada, FlowKind::SignIn).await;
+    assert!(
+        store
+            .reserve_code_send(tenant.id, "ada@example.com", T0, T0 - 3600, 1)
+            .await
+            .unwrap()
+    );
+    let mut users = vec![ada, bob];
+    users.sort_by_key(|u| u.id.0);
+    Populated {
+        rotated: RefreshRecord {
+            rotated_at: Some(T0 + 60),
+            ..rotated
+        },
+        revoked: RefreshRecord {
+            revoked_at: Some(T0 + 5),
+            ..revoked
+        },
+        tenant,
+        app,
+        users,
+        key,
+        live,
+        flow_token,
+    }
+}
+
+/// Whether `tenant` has no code sends on record: a limit of one still allows a send.
+async fn no_code_sends(store: &dyn Store, tenant: &Tenant) -> bool {
+    store
+        .reserve_code_send(tenant.id, "ada@example.com", T0 + 1, 0, 1)
+        .await
+        .unwrap()
+}
+
+async fn empty_store_reports_empty(store: &dyn Store) {
+    assert!(store.is_empty().await.unwrap());
+    assert_eq!(store.export_snapshot().await.unwrap(), Snapshot::default());
+    store
+        .insert_signing_key(&SigningKeyRecord {
+            kid: "only".into(),
+            alg: "RS256".into(),
+            private_key_enc: vec![1],
+            created_at: T0,
+            activate_at: T0,
+            retired_at: None,
+        })
+        .await
+        .unwrap();
+    assert!(!store.is_empty().await.unwrap(), "a key alone is content");
+}
+
+async fn snapshot_imports_into_an_empty_store_as_exported(source: &dyn Store, target: &dyn Store) {
+    let p = populated(source).await;
+    let snapshot = source.export_snapshot().await.unwrap();
+    assert_eq!(snapshot.tenants, vec![p.tenant.clone()]);
+    assert_eq!(snapshot.apps, vec![p.app.clone()]);
+    assert_eq!(snapshot.users, p.users);
+    assert_eq!(snapshot.signing_keys, vec![p.key.clone()]);
+    let mut tokens = vec![p.rotated.clone(), p.live.clone(), p.revoked.clone()];
+    tokens.sort_by(|a, b| a.token_hash.cmp(&b.token_hash));
+    assert_eq!(snapshot.refresh_tokens, tokens);
+    let revoked = RefreshFamilyRecord {
+        id: p.revoked.family_id,
+        tenant_id: p.tenant.id,
+        client_id: p.app.client_id.clone(),
+        user_id: p.revoked.user_id,
+        created_at: T0,
+        revoked_at: Some(T0 + 5),
+        revoke_reason: Some("user_disabled".into()),
+    };
+    assert_eq!(snapshot.refresh_families.len(), 2);
+    assert!(snapshot.refresh_families.contains(&revoked));
+
+    assert!(target.is_empty().await.unwrap());
+    target.import_snapshot(&snapshot, false).await.unwrap();
+    assert!(!target.is_empty().await.unwrap());
+    assert_eq!(target.export_snapshot().await.unwrap(), snapshot);
+    let ada = &p.users.iter().find(|u| u.password_hash.is_some()).unwrap();
+    assert_eq!(
+        target
+            .user_by_username(p.tenant.id, &ada.username_normalized)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(*ada)
+    );
+    // Flows, codes and code sends stay behind.
+    assert!(
+        target
+            .token_with_flow(&p.flow_token.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(no_code_sends(target, &p.tenant).await);
+}
+
+async fn copied_refresh_tokens_rotate_and_detect_reuse(source: &dyn Store, target: &dyn Store) {
+    let p = populated(source).await;
+    let snapshot = source.export_snapshot().await.unwrap();
+    target.import_snapshot(&snapshot, false).await.unwrap();
+    let ada = p.users.iter().find(|u| u.id == p.live.user_id).unwrap();
+    let next = refresh(&p.app, ada, p.live.family_id, T0 + 120);
+    let rotate = |old: &RefreshRecord, now: i64| {
+        let (old, next) = (old.token_hash.clone(), next.clone());
+        async move { target.rotate_refresh(&old, now, None, &next).await.unwrap() }
+    };
+    // The already-rotated token is refused in the target too (reuse stays detectable), and so is
+    // the revoked family's; the live one rotates.
+    assert_eq!(rotate(&p.rotated, T0 + 120).await, RotateOutcome::AlreadyRotated);
+    assert_eq!(rotate(&p.revoked, T0 + 120).await, RotateOutcome::AlreadyRotated);
+    assert_eq!(rotate(&p.live, T0 + 120).await, RotateOutcome::Rotated);
+    assert_eq!(
+        target.refresh_by_hash(&next.token_hash).await.unwrap(),
+        Some(next.clone())
+    );
+    assert_eq!(rotate(&p.live, T0 + 121).await, RotateOutcome::AlreadyRotated);
+}
+
+async fn snapshot_import_refuses_clashes_without_replace(store: &dyn Store) {
+    let p = populated(store).await;
+    let snapshot = store.export_snapshot().await.unwrap();
+    assert!(is_conflict(store.import_snapshot(&snapshot, false).await));
+    assert_eq!(store.export_snapshot().await.unwrap(), snapshot);
+
+    // All or nothing: a new tenant goes in only if nothing after it clashes.
+    let other = tenant(&format!("o{}", &Uuid::new_v4().simple().to_string()[..8]));
+    let clashing = Snapshot {
+        tenants: vec![other.clone()],
+        users: vec![User {
+            tenant_id: other.id,
+            ..p.users[0].clone()
+        }],
+        ..Snapshot::default()
+    };
+    let Err(StoreError::Conflict(message)) = store.import_snapshot(&clashing, false).await else {
+        panic!("a user id taken is a conflict");
+    };
+    assert!(message.contains(&p.users[0].id.to_string()), "{message}");
+    assert_eq!(store.tenant_by_id(other.id).await.unwrap(), None);
+
+    // Nothing clashes: written beside what is there.
+    let disjoint = Snapshot {
+        tenants: vec![other.clone()],
+        ..Snapshot::default()
+    };
+    store.import_snapshot(&disjoint, false).await.unwrap();
+    assert_eq!(store.tenant_by_id(other.id).await.unwrap(), Some(other));
+}
+
+async fn snapshot_import_with_replace_leaves_exactly_the_snapshot(store: &dyn Store) {
+    let p = populated(store).await;
+    let snapshot = store.export_snapshot().await.unwrap();
+    // More of everything, after the export.
+    let (extra_tenant, _, extra_user) = seed(store).await;
+    store
+        .rotate_refresh(
+            &p.live.token_hash,
+            T0 + 90,
+            None,
+            &refresh(&p.app, &p.users[0], p.live.family_id, T0 + 90),
+        )
+        .await
+        .unwrap();
+
+    store.import_snapshot(&snapshot, true).await.unwrap();
+    assert_eq!(store.export_snapshot().await.unwrap(), snapshot);
+    assert_eq!(store.tenant_by_id(extra_tenant.id).await.unwrap(), None);
+    assert_eq!(
+        store.user_by_id(extra_tenant.id, extra_user.id).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .token_with_flow(&p.flow_token.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(no_code_sends(store, &p.tenant).await);
+    // The live token is live again: the rotation after the export is undone.
+    assert_eq!(
+        store
+            .refresh_by_hash(&p.live.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated_at,
+        None
+    );
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use openciam_core::ids::{ClientId, TenantId};
 use openciam_core::model::App;
 use openciam_core::ports::{AppStore, StoreError, StoreResult};
+use sqlx::PgConnection;
 
 const APP_COLUMNS: &str = "client_id, tenant_id, display_name, public_client, native_auth, \
                            method, cors_origins, identifier_uri, scopes, signup_attributes, created_at";
@@ -14,26 +15,8 @@ const APP_COLUMNS: &str = "client_id, tenant_id, display_name, public_client, na
 #[async_trait]
 impl AppStore for PostgresStore {
     async fn create_app(&self, app: &App) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO apps (client_id, tenant_id, display_name, public_client, native_auth, \
-             method, cors_origins, identifier_uri, scopes, signup_attributes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(app.client_id.as_str())
-        .bind(uuid_text(app.tenant_id.0))
-        .bind(&app.display_name)
-        .bind(app.public_client)
-        .bind(app.native_auth)
-        .bind(method_text(&app.method))
-        .bind(encode_list(&app.cors_origins)?)
-        .bind(&app.identifier_uri)
-        .bind(encode_list(&app.scopes)?)
-        .bind(encode_attributes(&app.signup_attributes)?)
-        .bind(app.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        insert_app(&mut conn, app).await
     }
 
     /// The tenant and creation time are not settings: they are kept as stored.
@@ -87,4 +70,28 @@ impl AppStore for PostgresStore {
             .map(AppRow::into_record)
             .collect()
     }
+}
+
+/// Inserts an app on `conn` (a pooled connection or an open transaction).
+pub(super) async fn insert_app(conn: &mut PgConnection, app: &App) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO apps (client_id, tenant_id, display_name, public_client, native_auth, \
+         method, cors_origins, identifier_uri, scopes, signup_attributes, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(app.client_id.as_str())
+    .bind(uuid_text(app.tenant_id.0))
+    .bind(&app.display_name)
+    .bind(app.public_client)
+    .bind(app.native_auth)
+    .bind(method_text(&app.method))
+    .bind(encode_list(&app.cors_origins)?)
+    .bind(&app.identifier_uri)
+    .bind(encode_list(&app.scopes)?)
+    .bind(encode_attributes(&app.signup_attributes)?)
+    .bind(app.created_at)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
 }

@@ -18,6 +18,7 @@
 //! mapping in [`crate::error`], both shared with the SQLite adapter.
 
 mod apps;
+mod bulk;
 mod flows;
 mod keys;
 mod otps;

@@ -7,6 +7,7 @@ use crate::rows::SigningKeyRow;
 use async_trait::async_trait;
 use openciam_core::model::SigningKeyRecord;
 use openciam_core::ports::{KeyStore, StoreResult};
+use sqlx::SqliteConnection;
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -22,19 +23,25 @@ impl KeyStore for SqliteStore {
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key_enc, created_at, activate_at, \
-             retired_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&key.kid)
-        .bind(&key.alg)
-        .bind(&key.private_key_enc)
-        .bind(key.created_at)
-        .bind(key.activate_at)
-        .bind(key.retired_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        insert_key(&mut conn, key).await
     }
+}
+
+/// Inserts a key on `conn` (a pooled connection or an open transaction).
+pub(super) async fn insert_key(conn: &mut SqliteConnection, key: &SigningKeyRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, private_key_enc, created_at, activate_at, \
+         retired_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(&key.private_key_enc)
+    .bind(key.created_at)
+    .bind(key.activate_at)
+    .bind(key.retired_at)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
 }

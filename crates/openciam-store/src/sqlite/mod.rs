@@ -9,6 +9,7 @@
 //! One file per aggregate implements its port; row mapping lives in [`crate::rows`].
 
 mod apps;
+mod bulk;
 mod flows;
 mod keys;
 mod otps;

@@ -7,24 +7,15 @@ use async_trait::async_trait;
 use openciam_core::ids::TenantId;
 use openciam_core::model::Tenant;
 use openciam_core::ports::{StoreResult, TenantStore};
+use sqlx::SqliteConnection;
 
 const TENANT_COLUMNS: &str = "id, name, domain, password_policy, created_at";
 
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO tenants (id, name, domain, password_policy, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(uuid_text(tenant.id.0))
-        .bind(&tenant.name)
-        .bind(&tenant.domain)
-        .bind(encode_policy(&tenant.password_policy)?)
-        .bind(tenant.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        insert_tenant(&mut conn, tenant).await
     }
 
     async fn tenant_by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
@@ -68,4 +59,18 @@ impl TenantStore for SqliteStore {
             .map(TenantRow::into_record)
             .collect()
     }
+}
+
+/// Inserts a tenant on `conn` (a pooled connection or an open transaction).
+pub(super) async fn insert_tenant(conn: &mut SqliteConnection, tenant: &Tenant) -> StoreResult<()> {
+    sqlx::query("INSERT INTO tenants (id, name, domain, password_policy, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(uuid_text(tenant.id.0))
+        .bind(&tenant.name)
+        .bind(&tenant.domain)
+        .bind(encode_policy(&tenant.password_policy)?)
+        .bind(tenant.created_at)
+        .execute(conn)
+        .await
+        .map_err(map_sqlx)?;
+    Ok(())
 }
