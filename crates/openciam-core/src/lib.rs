@@ -8,6 +8,7 @@
 //! * [`directory`] resolves tenants, apps and scopes; [`admin`] is what the CLI calls.
 
 pub mod admin;
+pub mod admin_copy;
 pub mod clock;
 pub mod crypto;
 pub mod directory;

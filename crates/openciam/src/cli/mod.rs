@@ -1,6 +1,7 @@
 //! The command line: one binary, subcommands for running and administering openciam.
 
 pub mod app;
+pub mod db;
 pub mod dev;
 pub mod mail;
 pub mod migrate;
@@ -44,6 +45,9 @@ pub enum Command {
     /// Check mail delivery.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Move data between databases.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 /// Runs a parsed command.
@@ -56,5 +60,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::App(cmd) => app::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
         Command::Mail(cmd) => mail::run(cmd).await,
+        Command::Db(cmd) => db::run(cmd).await,
     }
 }
