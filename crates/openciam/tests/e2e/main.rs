@@ -4,6 +4,7 @@
 
 mod admin;
 mod cors;
+mod dbcopy;
 mod discovery;
 mod form;
 mod multinode;

@@ -11,8 +11,8 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_openciam");
 const PW: &str = "Two-Nodes-Pass-1!";
 
-/// A child process killed on drop, with its output lines on a channel.
-struct Proc {
+/// A child process killed on drop, with its output lines on a channel (also used by `dbcopy`).
+pub(crate) struct Proc {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
@@ -62,7 +62,9 @@ impl Drop for Proc {
     }
 }
 
-fn node(
+/// An `openciam serve` node on `database_url` with the master key at `key`, mailing through
+/// 127.0.0.1:`smtp_port`; returns it and its demo-tenant base URL.
+pub(crate) fn node(
     dir: &std::path::Path,
     name: &str,
     database_url: &str,
