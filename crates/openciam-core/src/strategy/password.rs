@@ -4,14 +4,27 @@
 //!
 //! Verification for a user that does not exist (or vanished mid-flow) runs against a dummy hash,
 //! so timing does not reveal whether the account exists.
+//!
+//! Stored hashes need not be ours: users imported from another system keep their bcrypt, scrypt,
+//! PBKDF2 or differently-tuned argon2 hashes ([`formats`] lists exactly which), and
+//! [`needs_rehash`] tells the sign-in to replace such a hash once the password is known.
 
 use crate::error::{FlowError, FlowResult};
 use crate::secret::Password;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Semaphore;
+
+pub mod formats;
+
+/// argon2id memory for new hashes, in KiB (OWASP: 19 MiB).
+const M_COST: u32 = 19 * 1024;
+/// argon2id passes for new hashes.
+const T_COST: u32 = 2;
+/// argon2id lanes for new hashes.
+const P_COST: u32 = 1;
 
 /// Sizing of the hashing pool.
 #[derive(Debug, Clone, Copy)]
@@ -43,8 +56,26 @@ pub struct PasswordHasher {
 
 fn argon2() -> Argon2<'static> {
     // OWASP: argon2id, m = 19 MiB, t = 2, p = 1. These parameters cannot be invalid.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    let params = Params::new(M_COST, T_COST, P_COST, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Whether a stored hash should be replaced by a new one of the same password: true for every
+/// hash that is not argon2id v19 at exactly today's parameters (m=19456, t=2, p=1, 32-byte
+/// output, no key id or associated data) — imported formats, and our own older tunings.
+pub fn needs_rehash(phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return true;
+    };
+    let current = parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into())
+        && Params::try_from(&parsed).is_ok_and(|p| {
+            (p.m_cost(), p.t_cost(), p.p_cost()) == (M_COST, T_COST, P_COST)
+                && p.output_len() == Some(Params::DEFAULT_OUTPUT_LEN)
+                && p.keyid().is_empty()
+                && p.data().is_empty()
+        });
+    !current
 }
 
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
@@ -55,12 +86,8 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("argon2 hash failed: {e}"))
 }
 
-fn verify_blocking(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        // Verification uses the parameters recorded in the hash, so older hashes keep working.
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
-    }
+fn verify_blocking(password: &str, stored: &str) -> bool {
+    formats::verify(password.as_bytes(), stored)
 }
 
 impl PasswordHasher {
@@ -83,8 +110,8 @@ impl PasswordHasher {
             .map_err(FlowError::Internal)
     }
 
-    /// Checks `password` against `phc`; with `None` (no such user, or no password) it checks a
-    /// dummy hash and returns false, taking the same time.
+    /// Checks `password` against a stored hash in any accepted [`formats`]; with `None` (no such
+    /// user, or no password) it checks a dummy hash and returns false, taking the same time.
     pub async fn verify(&self, password: &Password, phc: Option<&str>) -> FlowResult<bool> {
         let pw = password.clone();
         let (target, real) = match phc {
@@ -146,6 +173,52 @@ mod tests {
         assert!(h.verify(&pw, Some(&phc)).await.unwrap());
         assert!(!h.verify(&Password::new("wrong"), Some(&phc)).await.unwrap());
         assert!(!h.verify(&pw, None).await.unwrap());
+        assert!(!needs_rehash(&phc), "a hash made today is current");
+    }
+
+    #[tokio::test]
+    async fn foreign_hashes_verify_on_the_pool_and_need_a_rehash() {
+        let h = PasswordHasher::new(HasherConfig {
+            concurrency: 1,
+            queue: 4,
+        })
+        .unwrap();
+        // passlib 1.7.4, pbkdf2_sha256 at 1000 rounds.
+        let passlib =
+            "$pbkdf2-sha256$1000$A4AQwnjvXcuZ8z5nTEnp/Q$yY9DgbxTdNwlzCeABnoMALSf843CZ.fyZmJVoHMdjjc";
+        let before = h.hashes_computed();
+        assert!(
+            h.verify(&Password::new("passlib sha256 pw"), Some(passlib))
+                .await
+                .unwrap()
+        );
+        assert!(!h.verify(&Password::new("wrong"), Some(passlib)).await.unwrap());
+        assert_eq!(h.hashes_computed(), before + 2, "both ran on the bounded pool");
+        assert!(needs_rehash(passlib));
+        assert!(!h.verify(&Password::new("x"), Some("not a hash")).await.unwrap());
+    }
+
+    #[test]
+    fn only_argon2id_at_todays_parameters_is_current() {
+        let salt = "c2l4dGVlbiBieXRlIHNhbA";
+        let out = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        let with = |alg: &str, params: &str| format!("${alg}$v=19${params}${salt}${out}");
+        assert!(!needs_rehash(&with("argon2id", "m=19456,t=2,p=1")));
+        for stale in [
+            with("argon2id", "m=19456,t=3,p=1"),
+            with("argon2id", "m=65536,t=2,p=1"),
+            with("argon2id", "m=19456,t=2,p=2"),
+            with("argon2i", "m=19456,t=2,p=1"),
+            with("argon2d", "m=19456,t=2,p=1"),
+            with("argon2id", "m=19456,t=2,p=1,data=YWJjZA"),
+            format!("$argon2id$v=16$m=19456,t=2,p=1${salt}${out}"),
+            format!("$argon2id$v=19$m=19456,t=2,p=1${salt}$aGFzaGhhc2hoYXNoaGFzaA"),
+            "$2b$05$ciQngegaapEMRP8vKRRyiOggXEniWkVUuQaXnStrWmnu/3EnptHS6".into(),
+            "pbkdf2_sha256$1000$Dj4ngoSa1t$RnNuN6U0codNrrYhBj9NPCNeLrVNC1dQ3Ntu78mkXec=".into(),
+            "garbage".into(),
+        ] {
+            assert!(needs_rehash(&stale), "{stale}");
+        }
     }
 
     #[tokio::test]
