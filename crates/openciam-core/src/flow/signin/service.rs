@@ -13,7 +13,7 @@ use crate::model::{FlowKind, User};
 use crate::ports::Store;
 use crate::secret::Password;
 use crate::strategy::email_otp::{CodeTarget, EmailOtp, SendHistory};
-use crate::strategy::password::PasswordHasher;
+use crate::strategy::password::{PasswordHasher, needs_rehash};
 use crate::token::{TokenIssuer, TokenSet};
 use crate::username::Username;
 use std::sync::Arc;
@@ -203,7 +203,40 @@ impl SignInService {
             return Err(FlowError::InvalidPassword);
         }
         let user = user.ok_or(FlowError::InvalidPassword)?;
-        self.complete(ctx, &loaded, &user, &scopes).await
+        let tokens = self.complete(ctx, &loaded, &user, &scopes).await?;
+        self.upgrade_hash(&user, password).await;
+        Ok(tokens)
+    }
+
+    /// After a successful password sign-in, replaces a hash that is not argon2id at today's
+    /// parameters (an imported bcrypt, scrypt or PBKDF2 hash, or an older tuning). Best effort:
+    /// the user is signed in whatever happens here, and the next sign-in tries again.
+    async fn upgrade_hash(&self, user: &User, password: &Password) {
+        let Some(old) = user.password_hash.as_deref() else {
+            return;
+        };
+        if !needs_rehash(old) {
+            return;
+        }
+        let new = match self.passwords.hash(password).await {
+            Ok(new) => new,
+            Err(e) => {
+                tracing::warn!(user = %user.id, error = %e, "password hash upgrade skipped: hashing failed");
+                return;
+            }
+        };
+        // Compare-and-set on the old hash: a password changed meanwhile is never overwritten.
+        match self
+            .store
+            .rehash_password(user.tenant_id, user.id, old, &new)
+            .await
+        {
+            Ok(true) => tracing::info!(user = %user.id, "password hash upgraded to argon2id"),
+            Ok(false) => tracing::debug!(user = %user.id, "password changed meanwhile; no upgrade"),
+            Err(e) => {
+                tracing::warn!(user = %user.id, error = %e, "password hash upgrade skipped: store failed");
+            }
+        }
     }
 
     /// `oauth2/v2.0/token` with `grant_type=oob`. A wrong code leaves the token valid.
