@@ -13,6 +13,10 @@ use crate::strategy::password_policy::PolicyProfile;
 use crate::username::Username;
 use std::sync::Arc;
 
+mod import;
+
+pub use import::{ImportReport, LineError};
+
 /// Why an admin command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -28,6 +32,9 @@ pub enum AdminError {
     /// Bad input.
     #[error("{0}")]
     Invalid(String),
+    /// An import file with bad lines (every one of them); nothing was imported.
+    #[error("{} bad line(s) in the import file; nothing imported", .0.len())]
+    ImportRejected(Vec<LineError>),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),

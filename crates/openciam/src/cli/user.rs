@@ -3,9 +3,11 @@
 use super::store_args::StoreArgs;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use openciam_core::admin::AdminError;
 use openciam_core::model::User;
 use openciam_core::secret::Password;
 use std::io::Read as _;
+use std::path::PathBuf;
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -24,6 +26,21 @@ pub enum UserCommand {
     SetPassword(PasswordArgs),
     /// Revoke every refresh token of a user.
     RevokeSessions(UserArgs),
+    /// Import users from another system, keeping their password hashes (all or none).
+    Import(ImportArgs),
+}
+
+/// `user import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// JSON lines, one user each: {"email": …, "password_hash": … (optional; argon2, bcrypt,
+    /// scrypt or PBKDF2-SHA256/512 in PHC, passlib or Django form), "attributes": {…} (optional),
+    /// "disabled": false (optional)}. Blank lines are skipped.
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// Tenant and store.
+    #[command(flatten)]
+    pub tenant: TenantArgs,
 }
 
 /// `--tenant` plus the store.
@@ -169,6 +186,34 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             let n = admin.revoke_sessions(&u.tenant.tenant, &u.email).await?;
             println!("revoked {n} session(s) of {}", u.email);
         }
+        UserCommand::Import(i) => import(i).await?,
     }
     Ok(())
+}
+
+/// Prints `imported N users`, or every bad line (`line 7: …`) and fails.
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let lines =
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let (_, admin) = args.tenant.store.open().await?;
+    match admin.import_users(&args.tenant.tenant, &lines).await {
+        Ok(report) => {
+            println!(
+                "imported {} users ({} password hashes become argon2id at their next sign-in)",
+                report.imported, report.to_rehash
+            );
+            Ok(())
+        }
+        Err(AdminError::ImportRejected(bad)) => {
+            for line in &bad {
+                eprintln!("{line}");
+            }
+            anyhow::bail!(
+                "{} bad line(s) in {}; nothing imported",
+                bad.len(),
+                args.file.display()
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
 }

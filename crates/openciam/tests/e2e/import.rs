@@ -80,8 +80,7 @@ fn import(app: &TestApp, lines: &[String]) -> Output {
     Command::new(BIN)
         .args(["user", "import", "--tenant", "demo", "--file"])
         .arg(&file)
-        .arg("--data")
-        .arg(app.dir.path())
+        .args(app.store_args())
         .env("OPENCIAM_LOG", "warn")
         .output()
         .unwrap()
@@ -108,25 +107,38 @@ async fn imported_users_sign_in_with_their_old_passwords_and_are_rehashed() {
                "attributes": {"displayName": "Named Import"}})
         .to_string(),
     );
-    lines.push(json!({"email": "off@example.com", "password_hash": USERS[0].2, "disabled": true}).to_string());
+    lines
+        .push(json!({"email": "off@example.com", "password_hash": USERS[0].2, "disabled": true}).to_string());
     lines.push(json!({"email": "codeonly@example.com"}).to_string());
 
     let out = import(&app, &lines);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("imported 15 users"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("imported 15 users"),
+        "{}",
+        text(&out.stdout)
+    );
 
     for (email, password, hash) in USERS {
         let ct = app.password_token(email).await;
         app.token_password(&ct, "wrong password", "openid")
             .await
             .assert_error("invalid_grant", 50126);
-        assert_eq!(stored_hash(&app, email).await, *hash, "a failed sign-in upgrades nothing");
+        assert_eq!(
+            stored_hash(&app, email).await,
+            *hash,
+            "a failed sign-in upgrades nothing"
+        );
 
         app.sign_in(email, password, "openid").await;
         let upgraded = stored_hash(&app, email).await;
         assert!(upgraded.starts_with(CURRENT), "{email}: {upgraded}");
         app.sign_in(email, password, "openid").await;
-        assert_eq!(stored_hash(&app, email).await, upgraded, "{email}: current hashes stay");
+        assert_eq!(
+            stored_hash(&app, email).await,
+            upgraded,
+            "{email}: current hashes stay"
+        );
     }
 
     let r = app.sign_in("named@example.com", USERS[0].1, "openid").await;
@@ -137,7 +149,12 @@ async fn imported_users_sign_in_with_their_old_passwords_and_are_rehashed() {
         .await
         .assert_error("invalid_grant", 50057);
     assert_eq!(stored_hash(&app, "off@example.com").await, USERS[0].2);
-    let code_only = app.services.admin.user("demo", "codeonly@example.com").await.unwrap();
+    let code_only = app
+        .services
+        .admin
+        .user("demo", "codeonly@example.com")
+        .await
+        .unwrap();
     assert_eq!(code_only.password_hash, None);
 
     // The same file again: every line names an existing user, and nothing changes.
@@ -163,10 +180,19 @@ async fn a_file_with_bad_lines_reports_each_and_imports_nothing() {
 
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("line 2: password_hash: not a recognised password hash"), "{stderr}");
-    assert!(stderr.contains("line 4: 'not-an-address' is not an e-mail address"), "{stderr}");
+    assert!(
+        stderr.contains("line 2: password_hash: not a recognised password hash"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4: 'not-an-address' is not an e-mail address"),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 bad line(s)"), "{stderr}");
-    assert!(!stderr.contains("line 1:") && !stderr.contains("line 3:"), "{stderr}");
+    assert!(
+        !stderr.contains("line 1:") && !stderr.contains("line 3:"),
+        "{stderr}"
+    );
     assert!(text(&out.stdout).is_empty());
     assert!(
         app.services.admin.list_users("demo").await.unwrap().is_empty(),

@@ -7,6 +7,7 @@ mod cors;
 mod dbcopy;
 mod discovery;
 mod form;
+mod import;
 mod multinode;
 mod refresh;
 mod reset;
