@@ -1,11 +1,12 @@
 //! Contract of the two port methods behind `openciam user import`: `import_users` (all or none)
 //! and `rehash_password` (a compare-and-set that touches nothing but the hash).
 //!
-//! Written against `&dyn Store` like `contract.rs`, so another backend only needs a harness; for
-//! now they run on a SQLite temp file.
+//! Written against `&dyn Store` like `contract.rs`, and run on both backends.
 
 // `allow-unwrap-in-tests` covers only `#[test]` functions, not the shared test bodies below.
 #![expect(clippy::unwrap_used, reason = "contract tests report failure by panicking")]
+
+mod support;
 
 use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::model::{
@@ -13,7 +14,7 @@ use openciam_core::model::{
 };
 use openciam_core::ports::*;
 use openciam_core::strategy::password_policy::PolicyProfile;
-use openciam_store::SqliteStore;
+use openciam_store::{PoolOptions, PostgresStore, SqliteStore};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -21,8 +22,9 @@ const T0: i64 = 1_700_000_000;
 const OLD: &str = "$2b$04$abcdefghijklmnopqrstuuE7Ukq6rQzHbIGyGxQ3ZbLJrj6dC1Wnm";
 const NEW: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
 
-/// Runs `test` on a fresh, migrated SQLite file that lives as long as the test.
-macro_rules! on_sqlite {
+/// Runs each test on a fresh, migrated SQLite file, and on a fresh PostgreSQL schema (skipped,
+/// outside CI, when the server is unreachable: see `support`).
+macro_rules! on_both_backends {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
             $(
@@ -36,10 +38,25 @@ macro_rules! on_sqlite {
                 }
             )+
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(schema) = super::support::pg_schema(stringify!($test)).await else {
+                        return;
+                    };
+                    let store = super::PostgresStore::open(&schema.url, super::PoolOptions::default())
+                        .await
+                        .unwrap();
+                    store.migrate().await.unwrap();
+                    super::$test(&store).await;
+                }
+            )+
+        }
     };
 }
 
-on_sqlite!(
+on_both_backends!(
     import_writes_every_user,
     import_duplicate_in_batch_writes_nothing,
     import_taken_username_writes_nothing,
