@@ -270,16 +270,18 @@ fn serve_starts_from_config_with_env_and_file_secrets() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut found = false;
+    let mut seen = Vec::new();
     for _ in 0..20 {
         let Some(Ok(line)) = lines.next() else { break };
         if line.contains("openciam listening") {
             found = true;
             break;
         }
+        seen.push(line);
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(found, "serve did not start");
+    assert!(found, "serve did not start; it said:\n{}", seen.join("\n"));
     // The declared tenant and app exist.
     let out = Command::new(BIN)
         .args(["app", "list", "--tenant", "contoso", "--config"])
