@@ -1,0 +1,18 @@
+-- openciam schema, version 3 (PostgreSQL): the mail outbox. In enumeration-protection mode a
+-- request only records its mail here and a background worker delivers it, so SMTP latency and
+-- failures look the same whether or not an account exists. `sealed` is the message (with any
+-- one-time code) encrypted under a key derived from the master key. A worker claims rows with
+-- FOR UPDATE SKIP LOCKED, moving `next_attempt_at` past its lease and writing its own `lease`;
+-- it deletes the row once sent.
+
+CREATE TABLE mail_outbox (
+    id               TEXT    NOT NULL PRIMARY KEY,
+    tenant_name      TEXT    NOT NULL,
+    sealed           BYTEA   NOT NULL,
+    attempts         BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at  BIGINT  NOT NULL,
+    lease            TEXT,
+    created_at       BIGINT  NOT NULL
+);
+
+CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at);
