@@ -9,6 +9,7 @@ use crate::model::{App, AttributeSpec, SignInMethod, Tenant, User};
 use crate::ports::{Store, StoreError};
 use crate::secret::Password;
 use crate::strategy::password::PasswordHasher;
+use crate::security::TenantSecurity;
 use crate::strategy::password_policy::PolicyProfile;
 use crate::username::Username;
 use std::sync::Arc;
@@ -136,12 +137,28 @@ impl AdminService {
             domain: domain.map_or_else(|| format!("{name}.onmicrosoft.com"), str::to_ascii_lowercase),
             name,
             password_policy,
+            security: TenantSecurity::default(),
             created_at: self.clock.unix(),
         };
         self.store
             .create_tenant(&tenant)
             .await
             .map_err(|e| conflict(e, format!("tenant '{}'", tenant.name)))?;
+        Ok(tenant)
+    }
+
+    /// Applies `key=value` assignments (see [`TenantSecurity::with_setting`]) to a tenant's
+    /// security settings and stores the result; nothing is stored when one is invalid.
+    pub async fn configure_security(&self, tenant: &str, assignments: &[String]) -> AdminResult<Tenant> {
+        let mut tenant = self.tenant(tenant).await?;
+        let mut security = tenant.security.clone();
+        for a in assignments {
+            security = security.with_setting(a).map_err(AdminError::Invalid)?;
+        }
+        if !assignments.is_empty() {
+            self.store.set_tenant_security(tenant.id, &security).await?;
+            tenant.security = security;
+        }
         Ok(tenant)
     }
 

@@ -3,6 +3,7 @@
 //! strings, private keys encrypted under the master key.
 
 use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use crate::security::TenantSecurity;
 use crate::strategy::password_policy::PolicyProfile;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,8 @@ pub struct Tenant {
     pub domain: String,
     /// Which new passwords the tenant accepts (stored as JSON).
     pub password_policy: PolicyProfile,
+    /// Lockout, rate limits, enumeration protection (stored as JSON).
+    pub security: TenantSecurity,
     /// Unix seconds.
     pub created_at: i64,
 }

@@ -6,6 +6,7 @@ use crate::model::{
     App, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Snapshot,
     Tenant, User,
 };
+use crate::security::TenantSecurity;
 use async_trait::async_trait;
 
 /// Storage failures, mapped once by each adapter.
@@ -36,6 +37,8 @@ pub trait TenantStore: Send + Sync {
     async fn tenant_by_name(&self, name_or_domain: &str) -> StoreResult<Option<Tenant>>;
     /// All tenants, by name.
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Replaces a tenant's security settings. False when no such tenant.
+    async fn set_tenant_security(&self, id: TenantId, security: &TenantSecurity) -> StoreResult<bool>;
 }
 
 /// Applications.

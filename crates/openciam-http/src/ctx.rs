@@ -11,9 +11,12 @@ use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::extract::ConnectInfo;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use openciam_core::request::{RequestMeta, clean_user_agent};
 use openciam_wire::ErrorBody;
+use std::net::SocketAddr;
 use openciam_wire::error::Correlation;
 use time::macros::format_description;
 use uuid::Uuid;
@@ -51,6 +54,24 @@ fn form_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
+/// The facts about the caller that the core's controls read (client IP, user agent, ids).
+fn request_meta(req: &Request, correlation_id: &str) -> RequestMeta {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(clean_user_agent);
+    RequestMeta {
+        ip,
+        user_agent,
+        correlation_id: Some(correlation_id.to_owned()),
+    }
+}
+
 /// The outermost middleware: ids, timeout, envelope rendering and error logging.
 pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let correlation_id = client_request_id(&req);
@@ -58,7 +79,8 @@ pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Ne
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let timeout = app.config.request_timeout;
-    let mut response = match tokio::time::timeout(timeout, next.run(req)).await {
+    let meta = request_meta(&req, &correlation_id);
+    let mut response = match meta.scope(tokio::time::timeout(timeout, next.run(req))).await {
         Ok(r) => r,
         Err(_) => crate::error::ApiError::Timeout.into_response(),
     };

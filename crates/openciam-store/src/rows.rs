@@ -13,6 +13,7 @@ use openciam_core::model::{
     RefreshRecord, SignInMethod, SigningKeyRecord, Tenant, User,
 };
 use openciam_core::ports::{StoreError, StoreResult};
+use openciam_core::security::TenantSecurity;
 use openciam_core::strategy::password_policy::PolicyProfile;
 use uuid::Uuid;
 
@@ -67,6 +68,11 @@ pub(crate) fn encode_list(list: &[String]) -> StoreResult<String> {
     serde_json::to_string(list).map_err(|e| StoreError::Other(e.into()))
 }
 
+/// A tenant's security settings as JSON text.
+pub(crate) fn encode_security(security: &TenantSecurity) -> StoreResult<String> {
+    serde_json::to_string(security).map_err(|e| StoreError::Other(e.into()))
+}
+
 /// A tenant's password policy as JSON text (`{"profile":"nist","min_length":8}`).
 pub(crate) fn encode_policy(policy: &PolicyProfile) -> StoreResult<String> {
     serde_json::to_string(policy).map_err(|e| StoreError::Other(e.into()))
@@ -116,6 +122,7 @@ pub(crate) struct TenantRow {
     name: String,
     domain: String,
     password_policy: String,
+    security: String,
     created_at: i64,
 }
 
@@ -124,6 +131,7 @@ portable_from_row!(TenantRow {
     name,
     domain,
     password_policy,
+    security,
     created_at
 });
 
@@ -135,6 +143,7 @@ impl TenantRow {
             domain: self.domain,
             password_policy: serde_json::from_str(&self.password_policy)
                 .map_err(|e| corrupt("tenants.password_policy", e))?,
+            security: serde_json::from_str(&self.security).map_err(|e| corrupt("tenants.security", e))?,
             created_at: self.created_at,
         })
     }

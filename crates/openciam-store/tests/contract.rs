@@ -158,6 +158,7 @@ fn tenant(name: &str) -> Tenant {
         name: name.to_owned(),
         domain: format!("{name}.onmicrosoft.com"),
         password_policy: PolicyProfile::SERVE_DEFAULT,
+        security: Default::default(),
         created_at: T0,
     }
 }
@@ -369,7 +370,23 @@ async fn tenants_round_trip(store: &dyn Store) {
         Some(b.clone())
     );
     assert_eq!(store.tenant_by_name("charlie").await.unwrap(), None);
-    assert_eq!(store.list_tenants().await.unwrap(), vec![a, b]);
+    assert_eq!(store.list_tenants().await.unwrap(), vec![a.clone(), b]);
+
+    let security = openciam_core::security::TenantSecurity::default()
+        .with_setting("enumeration_protection=true")
+        .unwrap()
+        .with_setting("lockout.threshold=3")
+        .unwrap();
+    assert!(store.set_tenant_security(a.id, &security).await.unwrap());
+    assert!(
+        !store
+            .set_tenant_security(TenantId::new_random(), &security)
+            .await
+            .unwrap()
+    );
+    let stored = store.tenant_by_id(a.id).await.unwrap().unwrap();
+    assert_eq!(stored.security, security);
+    assert_eq!(stored.password_policy, a.password_policy);
 }
 
 async fn tenant_name_and_domain_are_unique(store: &dyn Store) {

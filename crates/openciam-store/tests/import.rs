@@ -75,6 +75,7 @@ fn tenant() -> Tenant {
         domain: format!("{name}.onmicrosoft.com"),
         name,
         password_policy: PolicyProfile::SERVE_DEFAULT,
+        security: Default::default(),
         created_at: T0,
     }
 }

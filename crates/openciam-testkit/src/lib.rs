@@ -222,6 +222,18 @@ impl TestApp {
 
     /// A server over an existing data directory (restart tests).
     pub async fn spawn_in(dir: tempfile::TempDir, options: Options) -> Self {
+        Self::start(dir, options, None).await
+    }
+
+    /// Another node of this deployment: a second server over the same database and master key,
+    /// with its own port, clock and dev mailbox (multi-node tests).
+    pub async fn another_node(&self, options: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(self.dir.path().join("master.key"), dir.path().join("master.key")).unwrap();
+        Self::start(dir, options, Some(self.database_url.clone())).await
+    }
+
+    async fn start(dir: tempfile::TempDir, options: Options, shared_url: Option<String>) -> Self {
         let key_path = dir.path().join("master.key");
         if !key_path.exists() {
             std::fs::write(&key_path, MasterKey::generate_base64()).unwrap();
@@ -230,6 +242,7 @@ impl TestApp {
         // Restarts over the same directory reuse the same PostgreSQL schema.
         let schema_file = dir.path().join("pg-schema");
         let pg = match postgres_url() {
+            _ if shared_url.is_some() => None,
             Some(base) if schema_file.exists() => Some(PgSchema {
                 base_url: base,
                 name: std::fs::read_to_string(&schema_file).unwrap(),
@@ -241,10 +254,12 @@ impl TestApp {
             }
             None => None,
         };
-        let url = pg.as_ref().map_or_else(
-            || openciam::cli::store_args::dev_database_url(dir.path()),
-            PgSchema::url,
-        );
+        let url = shared_url.unwrap_or_else(|| {
+            pg.as_ref().map_or_else(
+                || openciam::cli::store_args::dev_database_url(dir.path()),
+                PgSchema::url,
+            )
+        });
         // An admin CLI run with `--config` finds the same database.
         std::fs::write(
             dir.path().join("openciam.toml"),

@@ -24,7 +24,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
 const TENANTS: &str =
-    "SELECT id, name, domain, password_policy, created_at FROM tenants ORDER BY id COLLATE \"C\"";
+    "SELECT id, name, domain, password_policy, security, created_at FROM tenants ORDER BY id COLLATE \"C\"";
 const APPS: &str = "SELECT client_id, tenant_id, display_name, public_client, native_auth, method, \
                     cors_origins, identifier_uri, scopes, signup_attributes, created_at \
                     FROM apps ORDER BY client_id COLLATE \"C\"";

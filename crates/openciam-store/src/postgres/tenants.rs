@@ -2,14 +2,15 @@
 
 use super::PostgresStore;
 use crate::error::map_sqlx;
-use crate::rows::{TenantRow, encode_policy, uuid_text};
+use crate::rows::{TenantRow, encode_policy, encode_security, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::TenantId;
 use openciam_core::model::Tenant;
+use openciam_core::security::TenantSecurity;
 use openciam_core::ports::{StoreResult, TenantStore};
 use sqlx::PgConnection;
 
-const TENANT_COLUMNS: &str = "id, name, domain, password_policy, created_at";
+const TENANT_COLUMNS: &str = "id, name, domain, password_policy, security, created_at";
 
 #[async_trait]
 impl TenantStore for PostgresStore {
@@ -56,18 +57,28 @@ impl TenantStore for PostgresStore {
             .map(TenantRow::into_record)
             .collect()
     }
+    async fn set_tenant_security(&self, id: TenantId, security: &TenantSecurity) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE tenants SET security = $1 WHERE id = $2")
+            .bind(encode_security(security)?)
+            .bind(uuid_text(id.0))
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 /// Inserts a tenant on `conn` (a pooled connection or an open transaction).
 pub(super) async fn insert_tenant(conn: &mut PgConnection, tenant: &Tenant) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO tenants (id, name, domain, password_policy, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO tenants (id, name, domain, password_policy, security, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(uuid_text(tenant.id.0))
     .bind(&tenant.name)
     .bind(&tenant.domain)
     .bind(encode_policy(&tenant.password_policy)?)
+    .bind(encode_security(&tenant.security)?)
     .bind(tenant.created_at)
     .execute(conn)
     .await

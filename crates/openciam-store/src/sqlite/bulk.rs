@@ -23,7 +23,7 @@ use openciam_core::ports::{BulkStore, StoreResult};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
-const TENANTS: &str = "SELECT id, name, domain, password_policy, created_at FROM tenants ORDER BY id";
+const TENANTS: &str = "SELECT id, name, domain, password_policy, security, created_at FROM tenants ORDER BY id";
 const APPS: &str = "SELECT client_id, tenant_id, display_name, public_client, native_auth, method, \
                     cors_origins, identifier_uri, scopes, signup_attributes, created_at \
                     FROM apps ORDER BY client_id";

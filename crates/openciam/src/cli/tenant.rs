@@ -12,6 +12,23 @@ pub enum TenantCommand {
     Create(CreateArgs),
     /// List tenants.
     List(StoreArgs),
+    /// Show a tenant's security settings (lockout, rate limits, enumeration protection) as JSON,
+    /// after applying any `--set key=value`.
+    Security(SecurityArgs),
+}
+
+/// `tenant security`.
+#[derive(Debug, Args)]
+pub struct SecurityArgs {
+    /// Tenant name, domain or GUID.
+    pub tenant: String,
+    /// A setting to change, e.g. `enumeration_protection=true`, `lockout.threshold=5`,
+    /// `rate_limits.disabled=true`. Repeatable; all or none are stored.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Store selection.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `tenant create`.
@@ -53,6 +70,11 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
                 .create_tenant(&a.name, a.domain.as_deref(), a.id.map(TenantId), policy)
                 .await?;
             println!("{}  {}  {}", t.id, t.name, t.domain);
+        }
+        TenantCommand::Security(a) => {
+            let (_, admin) = a.store.open().await?;
+            let t = admin.configure_security(&a.tenant, &a.set).await?;
+            println!("{}", serde_json::to_string_pretty(&t.security)?);
         }
         TenantCommand::List(store) => {
             let (_, admin) = store.open().await?;

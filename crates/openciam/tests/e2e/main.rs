@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "tests and their helpers fail loudly")]
 
 mod admin;
+mod code_guessing;
 mod cors;
 mod dbcopy;
 mod discovery;
