@@ -143,6 +143,11 @@ impl ApiError {
             Self::Form(FormError::Duplicate(p)) => {
                 ErrorSpec::new(c::DUPLICATE_PARAMETER, &[p], format!("Send '{p}' exactly once."))
             }
+            Self::Form(FormError::TooLong { name, limit }) => ErrorSpec::new(
+                c::PARAMETER_TOO_LONG,
+                &[name, &limit.to_string()],
+                too_long_detail(name, limit),
+            ),
             Self::MediaType(got) => ErrorSpec::new(
                 c::UNSUPPORTED_MEDIA_TYPE,
                 &[],
@@ -178,6 +183,23 @@ impl ApiError {
                 s
             }
         }
+    }
+}
+
+/// What to send instead of an over-long parameter.
+fn too_long_detail(name: &str, limit: usize) -> String {
+    match name {
+        "password" | "new_password" => {
+            format!("Send a password of at most 256 characters ({limit} bytes at most as UTF-8).")
+        }
+        "username" => {
+            format!("Send the user's e-mail address as username; addresses have at most {limit} bytes.")
+        }
+        "continuation_token" | "refresh_token" => {
+            format!("Send the {name} exactly as the server returned it; this value is not one it issued.")
+        }
+        "oob" => "Send the one-time code exactly as it arrived in the e-mail.".to_owned(),
+        _ => format!("Send a '{name}' of at most {limit} bytes."),
     }
 }
 

@@ -1,7 +1,8 @@
 //! `EntraForm`: the form body every native-auth endpoint reads (spec §2.1).
 //!
 //! The media type must be `application/x-www-form-urlencoded`, compared case-insensitively, with
-//! parameters such as `charset=utf-8` allowed. The body is capped (default 64 KiB).
+//! parameters such as `charset=utf-8` allowed. The body is capped (default 64 KiB), and the
+//! parameters with a byte limit (`openciam_wire::form::limit`) are checked before any handler runs.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -42,6 +43,8 @@ impl FromRequest<AppState> for EntraForm {
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
             .map_err(|_| ApiError::TooLarge(limit))?;
-        Ok(Self(Form::parse(&bytes)))
+        let form = Form::parse(&bytes);
+        form.check_limits()?;
+        Ok(Self(form))
     }
 }

@@ -68,6 +68,15 @@ pub mod catalogue {
         "The request body must be application/x-www-form-urlencoded."
     );
     entry!(
+        PARAMETER_TOO_LONG,
+        "A parameter exceeds its byte limit (openciam choice, issue 6; Entra's code for an over-long request parameter).",
+        "invalid_request",
+        None,
+        90011,
+        400,
+        "The parameter '{0}' is longer than the maximum of {1} bytes."
+    );
+    entry!(
         BODY_TOO_LARGE,
         "The body exceeds the configured cap (openciam choice).",
         "invalid_request",

@@ -5,6 +5,10 @@
 //! * A parameter the endpoint reads that arrives twice is an error, because the two values could
 //!   disagree and silently picking one hides client bugs.
 //! * Multi-valued parameters are split on spaces and commas.
+//! * A few parameters have a byte limit ([`limit`]); a longer value is refused by name before any
+//!   work is done with it. The limits sit above what the protocol checks need, so they never
+//!   pre-empt a protocol error: a 300-character password still reaches the password policy and is
+//!   `password_too_long` there.
 
 /// A parsed `application/x-www-form-urlencoded` body, in arrival order.
 #[derive(Debug, Default, Clone)]
@@ -19,6 +23,31 @@ pub enum FormError {
     Missing(&'static str),
     /// The parameter appears more than once.
     Duplicate(&'static str),
+    /// The value is longer than the parameter's limit.
+    TooLong {
+        /// The parameter.
+        name: &'static str,
+        /// Its limit in bytes.
+        limit: usize,
+    },
+}
+
+/// Limits in bytes, per parameter (issue 6). Passwords get 1,024 bytes so that every password of
+/// up to 256 characters (the policy maximum, at most 4 bytes each) reaches the policy check.
+const LIMITS: [(&str, usize); 8] = [
+    ("password", 1024),
+    ("new_password", 1024),
+    ("username", 320),
+    ("continuation_token", 4096),
+    ("oob", 64),
+    ("scope", 2048),
+    ("claims", 8192),
+    ("refresh_token", 4096),
+];
+
+/// The byte limit of parameter `name`, if it has one.
+pub fn limit(name: &str) -> Option<usize> {
+    LIMITS.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
 }
 
 impl Form {
@@ -31,6 +60,19 @@ impl Form {
         Self { pairs }
     }
 
+    /// Checks every limited parameter present, whether or not the endpoint reads it (`claims`
+    /// is accepted and ignored, but not at any size). The first offender in arrival order is named.
+    pub fn check_limits(&self) -> Result<(), FormError> {
+        for (k, v) in &self.pairs {
+            if let Some(&(name, limit)) = LIMITS.iter().find(|(n, _)| n == k)
+                && v.len() > limit
+            {
+                return Err(FormError::TooLong { name, limit });
+            }
+        }
+        Ok(())
+    }
+
     /// The single value of `name`, or `None` when absent. Empty values count as absent.
     pub fn optional(&self, name: &'static str) -> Result<Option<&str>, FormError> {
         let mut found = self.pairs.iter().filter(|(k, _)| k == name);
@@ -38,7 +80,13 @@ impl Form {
         if found.next().is_some() {
             return Err(FormError::Duplicate(name));
         }
-        Ok(first.map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()))
+        let value = first.map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+        if let (Some(v), Some(limit)) = (value, limit(name))
+            && v.len() > limit
+        {
+            return Err(FormError::TooLong { name, limit });
+        }
+        Ok(value)
     }
 
     /// The single, non-empty value of `name`.
@@ -111,6 +159,35 @@ mod tests {
             f.list(&["capabilities", "capability"]).unwrap(),
             vec!["mfa_required", "registration_required", "x"]
         );
+    }
+
+    #[test]
+    fn limits_are_bytes_and_inclusive() {
+        let at = format!("oob={}&password={}", "1".repeat(64), "\u{e9}".repeat(512));
+        let f = Form::parse(at.as_bytes());
+        assert_eq!(f.check_limits(), Ok(()));
+        assert_eq!(f.required("oob").unwrap().len(), 64);
+        assert_eq!(f.required("password").unwrap().len(), 1024);
+        let over = Form::parse(format!("oob={}", "1".repeat(65)).as_bytes());
+        let err = FormError::TooLong {
+            name: "oob",
+            limit: 64,
+        };
+        assert_eq!(over.check_limits(), Err(err.clone()));
+        assert_eq!(over.optional("oob"), Err(err));
+    }
+
+    #[test]
+    fn unread_limited_parameters_are_checked_too() {
+        let f = Form::parse(format!("a=1&claims={}", "x".repeat(8193)).as_bytes());
+        assert_eq!(
+            f.check_limits(),
+            Err(FormError::TooLong {
+                name: "claims",
+                limit: 8192
+            })
+        );
+        assert_eq!(Form::parse(b"other=1").check_limits(), Ok(()));
     }
 
     #[test]

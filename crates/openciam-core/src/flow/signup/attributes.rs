@@ -6,16 +6,33 @@ use crate::error::{FlowError, FlowResult};
 use crate::model::{AttributeKind, AttributeSpec};
 use serde_json::{Map, Value};
 
-/// Spec §9 length limits of the built-in attributes; 256 for others.
-fn default_max_length(name: &str) -> usize {
+/// Spec §9 length limits of the built-in attributes, in characters.
+fn builtin_max_length(name: &str) -> Option<usize> {
     match name {
-        "city" | "country" | "jobTitle" | "state" => 128,
-        "displayName" => 256,
-        "givenName" | "surname" => 64,
-        "postalCode" => 40,
-        "streetAddress" => 1024,
-        _ => 256,
+        "city" | "country" | "jobTitle" | "state" => Some(128),
+        "displayName" => Some(256),
+        "givenName" | "surname" => Some(64),
+        "postalCode" => Some(40),
+        "streetAddress" => Some(1024),
+        _ => None,
     }
+}
+
+/// The longest value accepted: an app may tighten a built-in attribute's spec §9 limit but never
+/// loosen it; custom attributes take the app's limit, or 256.
+fn max_length(spec: &AttributeSpec) -> usize {
+    match (spec.max_length, builtin_max_length(&spec.name)) {
+        (Some(app), Some(builtin)) => app.min(builtin),
+        (Some(app), None) => app,
+        (None, builtin) => builtin.unwrap_or(256),
+    }
+}
+
+/// Characters refused in string values: controls (CR, LF, NUL, …) and the Unicode line and
+/// paragraph separators, since values end up in mails and logs where a line break could forge a
+/// header or a log line.
+fn forbidden(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 
 /// Parses the `attributes` form field: a JSON object.
@@ -99,11 +116,11 @@ fn coerce(spec: &AttributeSpec, value: &Value) -> Option<Value> {
             let text = scalar_text(value)?;
             let trimmed = text.trim();
             let len = trimmed.chars().count();
-            let max = spec.max_length.unwrap_or_else(|| default_max_length(&spec.name));
+            let max = max_length(spec);
             if len == 0 || len < spec.min_length.unwrap_or(0) || len > max {
                 return None;
             }
-            if trimmed.chars().any(char::is_control) {
+            if trimmed.chars().any(forbidden) {
                 return None;
             }
             if !spec.allowed_values.is_empty() && !spec.allowed_values.iter().any(|a| a == trimmed) {
@@ -210,6 +227,31 @@ mod tests {
         let specs = [spec("surname", AttributeKind::String, false)];
         assert!(validate(&specs, json!({"surname": "x".repeat(64)}).as_object().unwrap()).is_ok());
         assert!(validate(&specs, json!({"surname": "x".repeat(65)}).as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn an_app_cannot_loosen_a_builtin_limit() {
+        let mut loose = spec("givenName", AttributeKind::String, false);
+        loose.max_length = Some(500);
+        let mut custom = spec("extension_x_bio", AttributeKind::String, false);
+        custom.max_length = Some(500);
+        let specs = [loose, custom];
+        let ok = |v: Value| validate(&specs, v.as_object().unwrap()).is_ok();
+        assert!(ok(
+            json!({"givenName": "x".repeat(64), "extension_x_bio": "y".repeat(500)})
+        ));
+        assert!(!ok(json!({"givenName": "x".repeat(65)})));
+    }
+
+    #[test]
+    fn line_breaks_and_controls_are_refused() {
+        let specs = [spec("displayName", AttributeKind::String, false)];
+        for bad in ["a\r\nBcc: x@y.z", "a\nb", "a\u{0}b", "a\u{2028}b", "a\u{85}b"] {
+            assert!(
+                validate(&specs, json!({ "displayName": bad }).as_object().unwrap()).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
