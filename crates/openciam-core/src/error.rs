@@ -83,6 +83,12 @@ pub enum FlowError {
     /// The account is disabled.
     #[error("user disabled")]
     UserDisabled,
+    /// Smart lockout: too many wrong passwords; locked for `retry_after` more seconds.
+    #[error("account locked")]
+    AccountLocked {
+        /// Seconds until the lock ends.
+        retry_after: u64,
+    },
     /// The continuation token cannot be used here.
     #[error("continuation token invalid")]
     TokenInvalid(TokenProblem),

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod admin_copy;
+pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod directory;

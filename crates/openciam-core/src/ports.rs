@@ -6,7 +6,9 @@ use crate::model::{
     App, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Snapshot,
     Tenant, User,
 };
+use crate::audit::{AuditFilter, AuditRecord};
 use crate::security::TenantSecurity;
+use crate::security::lockout::{FailureOutcome, LockoutSettings, LockoutState};
 use async_trait::async_trait;
 
 /// Storage failures, mapped once by each adapter.
@@ -242,13 +244,44 @@ pub trait BulkStore: Send + Sync {
     async fn import_snapshot(&self, snapshot: &Snapshot, replace: bool) -> StoreResult<()>;
 }
 
+/// Smart-lockout state per account (see [`crate::security::lockout`]).
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// The account's failure state, if any.
+    async fn lockout_state(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<LockoutState>>;
+    /// Atomically applies [`LockoutState::record_failure`] with `mac` at `now` to the account's
+    /// state (creating it) and stores the result: concurrent failures on any node are each
+    /// counted once, on the latest state.
+    async fn record_password_failure(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        mac: &[u8],
+        now: i64,
+        settings: &LockoutSettings,
+    ) -> StoreResult<FailureOutcome>;
+    /// Forgets the account's failures and lockouts. True when there was state.
+    async fn clear_lockout(&self, tenant: TenantId, user: UserId) -> StoreResult<bool>;
+}
+
+/// The append-only audit log (see [`crate::audit`]).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event (its `id` is ignored; the store assigns one).
+    async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()>;
+    /// Events matching `filter`, oldest first (by time, then id).
+    async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Deletes events older than `before` (Unix seconds). Returns how many.
+    async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
+}
+
 /// The whole storage port, as one trait object.
 pub trait Store:
-    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore
+    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore
+    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore
 {
 }

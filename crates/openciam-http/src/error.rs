@@ -266,6 +266,13 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
         ),
         F::TokenInvalid(problem) => ErrorSpec::new(c::CONTINUATION_TOKEN_INVALID, &[], token_detail(problem)),
         F::TokenExpired => ErrorSpec::new(
+        F::AccountLocked { retry_after } => ErrorSpec::new(
+            c::ACCOUNT_LOCKED,
+            &[],
+            format!(
+                "Too many wrong passwords: the account is locked for {retry_after} more second(s). Send the password again with the same continuation_token after that, or reset the password to unlock it now."
+            ),
+        ),
             c::CONTINUATION_TOKEN_EXPIRED,
             &[],
             "The token or its flow has expired; start the flow again from its first step.",

@@ -13,6 +13,7 @@
 mod error;
 mod postgres;
 mod rows;
+mod security_rows;
 mod sqlite;
 
 pub use postgres::{PoolOptions, PostgresStore};

@@ -190,6 +190,15 @@ pub mod catalogue {
         400,
         "The user account is disabled."
     );
+    entry!(
+        ACCOUNT_LOCKED,
+        "Smart lockout: too many failed sign-in attempts (spec §7.1).",
+        "invalid_grant",
+        None,
+        50053,
+        400,
+        "The account is locked because of too many failed sign-in attempts."
+    );
 
     // Sign-up (spec §5.1-5.3, §7.1).
     entry!(

@@ -6,8 +6,8 @@
 CREATE TABLE lockouts (
     tenant_id     TEXT    NOT NULL,
     user_id       TEXT    NOT NULL,
-    failures      INTEGER NOT NULL,
-    lockouts      INTEGER NOT NULL,
+    failures      BIGINT  NOT NULL,
+    lockouts      BIGINT  NOT NULL,
     locked_until  BIGINT  NOT NULL,
     recent_macs   BYTEA   NOT NULL,
     updated_at    BIGINT  NOT NULL,

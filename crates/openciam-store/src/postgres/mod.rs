@@ -18,9 +18,11 @@
 //! mapping in [`crate::error`], both shared with the SQLite adapter.
 
 mod apps;
+mod audit;
 mod bulk;
 mod flows;
 mod keys;
+mod lockout;
 mod otps;
 mod refresh;
 mod tenants;

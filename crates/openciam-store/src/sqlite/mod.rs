@@ -9,9 +9,11 @@
 //! One file per aggregate implements its port; row mapping lives in [`crate::rows`].
 
 mod apps;
+mod audit;
 mod bulk;
 mod flows;
 mod keys;
+mod lockout;
 mod otps;
 mod refresh;
 mod tenants;
