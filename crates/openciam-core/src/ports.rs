@@ -225,6 +225,13 @@ pub trait KeyStore: Send + Sync {
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     /// Inserts a key.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    /// Inserts `key` only when the store holds no signing key at all, atomically, so two nodes
+    /// starting on an empty database agree on one first key. True when `key` was inserted.
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+    /// Adds `key` (a rotation) and, in the same transaction, sets `retired_at` to
+    /// `key.activate_at` on every other key not already retired by then: the new key takes over
+    /// signing at its activation, and the keys before it stop signing at that moment.
+    async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
 }
 
 /// Whole-store export and import, for moving a deployment to another database

@@ -109,6 +109,9 @@ macro_rules! contract_suite {
                 rotation_refused_in_revoked_family,
                 revoke_user_families_marks_tokens_revoked,
                 signing_keys_newest_first,
+                first_signing_key_is_inserted_only_into_an_empty_store,
+                concurrent_first_signing_keys_have_one_winner,
+                rotate_signing_key_retires_the_others_at_its_activation,
                 empty_store_reports_empty,
                 snapshot_import_refuses_clashes_without_replace,
                 snapshot_import_with_replace_leaves_exactly_the_snapshot,
@@ -1613,6 +1616,67 @@ async fn signing_keys_newest_first(store: &dyn Store) {
     store.insert_signing_key(&new).await.unwrap();
     assert!(is_conflict(store.insert_signing_key(&new).await));
     assert_eq!(store.signing_keys().await.unwrap(), vec![new, old]);
+}
+
+fn key_record(kid: &str, created_at: i64, activate_at: i64, retired_at: Option<i64>) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: kid.to_owned(),
+        alg: "RS256".into(),
+        private_key_enc: vec![9, kid.len() as u8],
+        created_at,
+        activate_at,
+        retired_at,
+    }
+}
+
+async fn first_signing_key_is_inserted_only_into_an_empty_store(store: &dyn Store) {
+    let first = key_record("first", T0, T0, None);
+    assert!(store.insert_first_signing_key(&first).await.unwrap());
+    let second = key_record("second", T0 + 1, T0 + 1, None);
+    assert!(!store.insert_first_signing_key(&second).await.unwrap());
+    assert_eq!(store.signing_keys().await.unwrap(), vec![first]);
+}
+
+async fn concurrent_first_signing_keys_have_one_winner(store: &dyn Store) {
+    let keys: Vec<_> = (0..8)
+        .map(|i| key_record(&format!("node{i}"), T0, T0, None))
+        .collect();
+    let results = join_all(keys.iter().map(|k| store.insert_first_signing_key(k))).await;
+    let winners = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(winners, 1);
+    assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+}
+
+async fn rotate_signing_key_retires_the_others_at_its_activation(store: &dyn Store) {
+    let a = key_record("a", T0, T0, None);
+    store.insert_signing_key(&a).await.unwrap();
+    // b signs from T0+3600: a retires then.
+    let b = key_record("b", T0 + 10, T0 + 3600, None);
+    store.rotate_signing_key(&b).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys, vec![b.clone(), key_record("a", T0, T0, Some(T0 + 3600))]);
+    // c signs sooner than b would have: b retires before it ever signed, a's retirement moves
+    // earlier to c's activation.
+    let c = key_record("c", T0 + 20, T0 + 600, None);
+    store.rotate_signing_key(&c).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(
+        keys,
+        vec![
+            c.clone(),
+            key_record("b", T0 + 10, T0 + 3600, Some(T0 + 600)),
+            key_record("a", T0, T0, Some(T0 + 600)),
+        ]
+    );
+    // A key already retired earlier keeps its retirement time.
+    let d = key_record("d", T0 + 30, T0 + 7200, None);
+    store.rotate_signing_key(&d).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys[1], key_record("c", T0 + 20, T0 + 600, Some(T0 + 7200)));
+    assert_eq!(keys[3].retired_at, Some(T0 + 600));
+    // A clash of kids writes nothing.
+    assert!(is_conflict(store.rotate_signing_key(&d).await));
+    assert_eq!(store.signing_keys().await.unwrap(), keys);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,13 +69,8 @@ pub fn spawn_key_reloader(services: Arc<Services>, master: MasterKey, every: Dur
         tick.tick().await;
         loop {
             tick.tick().await;
-            let loaded = async {
-                let records = services.store.signing_keys().await?;
-                openciam_core::token::KeyRing::from_records(&records, &master, services.clock.unix())
-            }
-            .await;
-            match loaded {
-                Ok(ring) => services.issuer.set_keys(ring),
+            match services.issuer.reload_keys(&master).await {
+                Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "reloading signing keys failed; keeping the current ones")
                 }

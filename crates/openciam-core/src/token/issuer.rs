@@ -6,7 +6,7 @@
 //! refresh at once.
 
 use crate::clock::Clock;
-use crate::crypto::{random_token, token_hash};
+use crate::crypto::{MasterKey, random_token, token_hash};
 use crate::directory::{ClientContext, Directory, GrantedScopes};
 use crate::error::{FlowError, FlowResult};
 use crate::ids::{FamilyId, UserId};
@@ -14,7 +14,7 @@ use crate::model::{RefreshRecord, User};
 use crate::ports::{RotateOutcome, Store};
 use crate::secret::RefreshToken;
 use crate::token::claims::{AccessTokenClaims, IdTokenClaims};
-use crate::token::keys::KeyRing;
+use crate::token::keys::{KeyRing, SigningKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
@@ -104,9 +104,18 @@ impl TokenIssuer {
             .map_err(|_| FlowError::Internal(anyhow::anyhow!("key ring poisoned")))
     }
 
-    /// The published keys.
+    /// The keys published now: pending and active ones, and retired ones for one token
+    /// lifetime after their retirement.
     pub fn jwks(&self) -> FlowResult<JwkSet> {
-        Ok(self.ring()?.published.clone())
+        Ok(self.ring()?.jwks(self.clock.unix(), self.config.access_ttl))
+    }
+
+    /// Reads the keys from the store again, so keys added by `keys rotate` or another node are
+    /// published (and, once active, used) by this one. On failure the current keys stay.
+    pub async fn reload_keys(&self, master: &MasterKey) -> anyhow::Result<()> {
+        let ring = KeyRing::reload(self.store.as_ref(), master, self.clock.unix()).await?;
+        self.set_keys(ring);
+        Ok(())
     }
 
     /// `{public_url}/{tid}/v2.0`.
@@ -276,9 +285,10 @@ impl TokenIssuer {
         };
         let ring = self.ring()?;
         let client_info = URL_SAFE_NO_PAD.encode(serde_json::json!({"uid": oid, "utid": tid}).to_string());
+        let key = ring.signing_key(now).map_err(FlowError::Internal)?;
         Ok(TokenSet {
-            access_token: sign_jwt(&ring, &access)?,
-            id_token: sign_jwt(&ring, &id)?,
+            access_token: sign_jwt(&key, &access)?,
+            id_token: sign_jwt(&key, &id)?,
             refresh_token: refresh,
             expires_in: u64::try_from(ttl).unwrap_or(3600),
             refresh_expires_in: self.config.refresh_ttl.as_secs(),
@@ -294,17 +304,15 @@ fn pairwise_subject(tid: &str, client: &str, oid: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..24])
 }
 
-/// Compact JWS over `claims`, with jsonwebtoken's header type and our pre-parsed key.
-fn sign_jwt<T: Serialize>(ring: &KeyRing, claims: &T) -> FlowResult<String> {
+/// Compact JWS over `claims`, with jsonwebtoken's header type and our pre-parsed key. The
+/// algorithm is fixed: RS256 is the only member of [`crate::token::keys::ALLOWED_ALGORITHMS`].
+fn sign_jwt<T: Serialize>(key: &SigningKey, claims: &T) -> FlowResult<String> {
     let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(ring.active.kid().to_owned());
+    header.kid = Some(key.kid().to_owned());
     let head = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(internal)?);
     let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(internal)?);
     let message = format!("{head}.{body}");
-    let sig = ring
-        .active
-        .sign(message.as_bytes())
-        .map_err(FlowError::Internal)?;
+    let sig = key.sign(message.as_bytes()).map_err(FlowError::Internal)?;
     Ok(format!("{message}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 

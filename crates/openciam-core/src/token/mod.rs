@@ -5,4 +5,4 @@ pub mod issuer;
 pub mod keys;
 
 pub use issuer::{TokenConfig, TokenIssuer, TokenSet};
-pub use keys::{KeyRing, SigningKey};
+pub use keys::{KeyRing, KeyStatus, SigningKey};

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+use openciam_core::token::keys::{ALLOWED_ALGORITHMS, JWKS_MAX_AGE};
 use openciam_wire::discovery::OpenIdConfiguration;
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
@@ -25,7 +26,7 @@ pub(crate) async fn openid_configuration(
         end_session_endpoint: format!("{base}/oauth2/v2.0/logout"),
         response_types_supported: vec!["code", "id_token", "code id_token", "id_token token"],
         subject_types_supported: vec!["pairwise"],
-        id_token_signing_alg_values_supported: vec!["RS256"],
+        id_token_signing_alg_values_supported: ALLOWED_ALGORITHMS.to_vec(),
         scopes_supported: vec!["openid", "profile", "email", "offline_access"],
         grant_types_supported: vec!["password", "oob", "continuation_token", "refresh_token"],
         tenant_id: tid,
@@ -39,5 +40,7 @@ pub(crate) async fn jwks(
 ) -> Result<impl IntoResponse, ApiError> {
     app.services.directory.tenant(&tenant).await?;
     let set = app.services.issuer.jwks()?;
-    Ok(([(header::CACHE_CONTROL, "public, max-age=300")], Json(set)))
+    // Below a rotated key's activation delay, so caches hold every key before it signs.
+    let cache = format!("public, max-age={JWKS_MAX_AGE}");
+    Ok(([(header::CACHE_CONTROL, cache)], Json(set)))
 }

@@ -26,6 +26,50 @@ impl KeyStore for PostgresStore {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_key(&mut conn, key).await
     }
+
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // Under READ COMMITTED two transactions would both see an empty table; this lock mode
+        // conflicts with itself, so the second waits and then sees the first one's key.
+        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        let inserted = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key_enc, created_at, activate_at, \
+             retired_at) SELECT $1, $2, $3, $4, $5, $6 \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_key_enc)
+        .bind(key.created_at)
+        .bind(key.activate_at)
+        .bind(key.retired_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?
+        .rows_affected()
+            == 1;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(inserted)
+    }
+
+    async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert_key(&mut tx, key).await?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1 \
+             WHERE kid <> $2 AND (retired_at IS NULL OR retired_at > $3)",
+        )
+        .bind(key.activate_at)
+        .bind(&key.kid)
+        .bind(key.activate_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)
+    }
 }
 
 /// Inserts a key on `conn` (a pooled connection or an open transaction).

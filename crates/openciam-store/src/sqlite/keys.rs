@@ -26,6 +26,44 @@ impl KeyStore for SqliteStore {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_key(&mut conn, key).await
     }
+
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key_enc, created_at, activate_at, \
+             retired_at) SELECT ?, ?, ?, ?, ?, ? \
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_key_enc)
+        .bind(key.created_at)
+        .bind(key.activate_at)
+        .bind(key.retired_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?
+        .rows_affected()
+            == 1;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(inserted)
+    }
+
+    async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_key(&mut tx, key).await?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = ? \
+             WHERE kid <> ? AND (retired_at IS NULL OR retired_at > ?)",
+        )
+        .bind(key.activate_at)
+        .bind(&key.kid)
+        .bind(key.activate_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)
+    }
 }
 
 /// Inserts a key on `conn` (a pooled connection or an open transaction).
