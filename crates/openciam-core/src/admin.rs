@@ -1,6 +1,7 @@
 //! Administration: what the `openciam user|app|tenant` commands call. Works on the same store as a
 //! running server, so a user created here can sign in at once.
 
+use crate::audit::{AuditLog, Entry, event};
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::error::FlowError;
@@ -8,8 +9,8 @@ use crate::ids::{ClientId, TenantId, UserId};
 use crate::model::{App, AttributeSpec, SignInMethod, Tenant, User};
 use crate::ports::{Store, StoreError};
 use crate::secret::Password;
-use crate::strategy::password::PasswordHasher;
 use crate::security::TenantSecurity;
+use crate::strategy::password::PasswordHasher;
 use crate::strategy::password_policy::PolicyProfile;
 use crate::username::Username;
 use std::sync::Arc;
@@ -98,17 +99,20 @@ pub struct AdminService {
     directory: Directory,
     passwords: Arc<PasswordHasher>,
     clock: Arc<dyn Clock>,
+    audit: AuditLog,
 }
 
 impl AdminService {
     /// Creates the service.
     pub fn new(store: Arc<dyn Store>, passwords: Arc<PasswordHasher>, clock: Arc<dyn Clock>) -> Self {
         let directory = Directory::new(store.clone());
+        let audit = AuditLog::new(store.clone(), clock.clone());
         Self {
             store,
             directory,
             passwords,
             clock,
+            audit,
         }
     }
 
@@ -144,6 +148,10 @@ impl AdminService {
             .create_tenant(&tenant)
             .await
             .map_err(|e| conflict(e, format!("tenant '{}'", tenant.name)))?;
+        let entry = Entry::new(event::ADMIN_TENANT_CREATE)
+            .tenant(tenant.id)
+            .detail("name", tenant.name.as_str());
+        self.audit.record(entry).await;
         Ok(tenant)
     }
 
@@ -158,6 +166,10 @@ impl AdminService {
         if !assignments.is_empty() {
             self.store.set_tenant_security(tenant.id, &security).await?;
             tenant.security = security;
+            let entry = Entry::new(event::ADMIN_TENANT_SECURITY)
+                .tenant(tenant.id)
+                .detail("set", assignments.to_vec());
+            self.audit.record(entry).await;
         }
         Ok(tenant)
     }
@@ -187,6 +199,10 @@ impl AdminService {
             .create_app(&app)
             .await
             .map_err(|e| conflict(e, format!("app {}", app.client_id)))?;
+        let entry = Entry::new(event::ADMIN_APP_CREATE)
+            .tenant(app.tenant_id)
+            .detail("client_id", app.client_id.to_string());
+        self.audit.record(entry).await;
         Ok(app)
     }
 
@@ -235,6 +251,9 @@ impl AdminService {
             .create_user(&user)
             .await
             .map_err(|e| conflict(e, format!("user '{email}'")))?;
+        self.audit
+            .record(Entry::new(event::ADMIN_USER_CREATE).user(&user))
+            .await;
         Ok(user)
     }
 
@@ -262,6 +281,12 @@ impl AdminService {
         self.store
             .set_user_disabled(user.tenant_id, user.id, disabled, self.clock.unix())
             .await?;
+        let name = if disabled {
+            event::ADMIN_USER_DISABLE
+        } else {
+            event::ADMIN_USER_ENABLE
+        };
+        self.audit.record(Entry::new(name).user(&user)).await;
         self.user(tenant, email).await
     }
 
@@ -279,16 +304,43 @@ impl AdminService {
         self.store
             .set_user_password(user.tenant_id, user.id, &hash, self.clock.unix())
             .await?;
+        // A new password from an administrator also ends any smart lockout.
+        self.store.clear_lockout(user.tenant_id, user.id).await?;
+        self.audit
+            .record(Entry::new(event::ADMIN_USER_SET_PASSWORD).user(&user))
+            .await;
         Ok(())
     }
 
     /// Revokes every refresh token of a user. Returns how many sessions were live.
     pub async fn revoke_sessions(&self, tenant: &str, email: &str) -> AdminResult<u64> {
         let user = self.user(tenant, email).await?;
-        Ok(self
+        let n = self
             .store
             .revoke_user_families(user.tenant_id, user.id, self.clock.unix(), "admin")
-            .await?)
+            .await?;
+        let entry = Entry::new(event::ADMIN_USER_REVOKE_SESSIONS)
+            .user(&user)
+            .detail("sessions", n);
+        self.audit.record(entry).await;
+        Ok(n)
+    }
+
+    /// Ends a smart lockout and forgets the user's failed passwords (`openciam user unlock`).
+    /// Returns whether there was anything to clear.
+    pub async fn unlock(&self, tenant: &str, email: &str) -> AdminResult<bool> {
+        let user = self.user(tenant, email).await?;
+        let cleared = self.store.clear_lockout(user.tenant_id, user.id).await?;
+        let entry = Entry::new(event::ADMIN_USER_UNLOCK)
+            .user(&user)
+            .detail("had_failures", cleared);
+        self.audit.record(entry).await;
+        Ok(cleared)
+    }
+
+    /// The audit log, for `openciam audit`.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 }
 

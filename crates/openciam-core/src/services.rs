@@ -2,6 +2,7 @@
 //! hold.
 
 use crate::admin::AdminService;
+use crate::audit::{AuditConfig, AuditLog};
 use crate::clock::Clock;
 use crate::crypto::MasterKey;
 use crate::directory::Directory;
@@ -12,6 +13,7 @@ use crate::flow::signin::SignInService;
 use crate::flow::signup::SignUpService;
 use crate::mail::Mailer;
 use crate::ports::Store;
+use crate::security::lockout::SmartLockout;
 use crate::strategy::email_otp::{EmailOtp, OtpConfig};
 use crate::strategy::password::{HasherConfig, PasswordHasher};
 use crate::token::keys::KeyRing;
@@ -29,6 +31,8 @@ pub struct CoreConfig {
     pub hasher: HasherConfig,
     /// One-time codes.
     pub otp: OtpConfig,
+    /// Audit-log retention.
+    pub audit: AuditConfig,
 }
 
 /// Every service, wired.
@@ -57,6 +61,8 @@ pub struct Services {
     pub after_flow: AfterFlowService,
     /// Administration.
     pub admin: AdminService,
+    /// The audit log (writes, queries, retention purge).
+    pub audit: AuditLog,
 }
 
 impl Services {
@@ -90,6 +96,11 @@ impl Services {
             passwords.clone(),
             otp.clone(),
             issuer.clone(),
+            Arc::new(SmartLockout::new(
+                store.clone(),
+                clock.clone(),
+                master.derive("lockout"),
+            )),
         );
         let signup = SignUpService::new(
             clock.clone(),
@@ -107,6 +118,7 @@ impl Services {
             mailer.clone(),
         );
         Ok(Self {
+            audit: AuditLog::with_config(store.clone(), clock.clone(), config.audit),
             directory: Directory::new(store.clone()),
             signin,
             signup,

@@ -19,6 +19,7 @@
 //! every bad line reported by number; otherwise all users are written in one transaction.
 
 use super::{AdminError, AdminResult, AdminService};
+use crate::audit::{Entry, event};
 use crate::ids::{TenantId, UserId};
 use crate::model::User;
 use crate::ports::StoreError;
@@ -90,6 +91,10 @@ impl AdminService {
             StoreError::Conflict(name) => AdminError::AlreadyExists(format!("user '{name}'")),
             other => AdminError::Store(other),
         })?;
+        let entry = Entry::new(event::ADMIN_USER_IMPORT)
+            .tenant(tenant.id)
+            .detail("imported", users.len());
+        self.audit.record(entry).await;
         Ok(ImportReport {
             imported: users.len(),
             to_rehash,

@@ -8,6 +8,7 @@
 //! The code is mailed before its hash is stored: when the mail cannot be sent, nothing changes
 //! (the previous code stays valid and the flow does not advance).
 
+use crate::audit::{AuditLog, Entry, event};
 use crate::clock::Clock;
 use crate::error::{CodeProblem, FlowError, FlowResult};
 use crate::ids::{FlowId, TenantId};
@@ -179,6 +180,13 @@ impl EmailOtp {
             expires_at: now + i64::try_from(self.config.code_ttl.as_secs()).unwrap_or(600),
         };
         self.store.put_otp(&record).await?;
+        let sent = Entry::new(event::CODE_SENT)
+            .tenant(target.tenant)
+            .username(target.normalized)
+            .detail("purpose", target.purpose.as_str());
+        AuditLog::new(self.store.clone(), self.clock.clone())
+            .record(sent)
+            .await;
         Ok(SendHistory {
             sent: history.sent + 1,
             last_sent_at: Some(now),

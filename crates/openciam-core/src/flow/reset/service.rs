@@ -1,6 +1,7 @@
 //! The password-reset service: one method per endpoint.
 
 use super::state::ResetState;
+use crate::audit::{AuditLog, Entry, event};
 use crate::clock::Clock;
 use crate::directory::ClientContext;
 use crate::error::{FlowError, FlowResult, TokenProblem};
@@ -243,6 +244,7 @@ impl ResetService {
             return Err(FlowError::TokenInvalid(TokenProblem::Superseded));
         }
         tracing::info!(user = %user.id, tenant = %ctx.tenant.name, "password reset; sessions revoked");
+        self.after_reset(&user).await;
         let mail = OutboundEmail::PasswordChanged {
             to: user.username.clone(),
         };
@@ -278,6 +280,19 @@ impl ResetService {
         self.tokens
             .reissue(&loaded, &state.to_json(), Step::SignInAfterFlow)
             .await
+    }
+}
+
+impl ResetService {
+    /// A reset proves control of the mailbox, so it ends any smart lockout; and it is audited.
+    /// Best effort: the new password is already stored.
+    async fn after_reset(&self, user: &User) {
+        if let Err(e) = self.store.clear_lockout(user.tenant_id, user.id).await {
+            tracing::warn!(user = %user.id, error = %e, "clearing the lockout after a reset failed");
+        }
+        AuditLog::new(self.store.clone(), self.clock.clone())
+            .record(Entry::new(event::PASSWORD_RESET_COMPLETED).user(user))
+            .await;
     }
 }
 

@@ -1,8 +1,9 @@
 //! The sign-in service: one method per endpoint.
 
 use super::state::SignInState;
+use crate::audit::{Entry, event};
 use crate::directory::{ClientContext, Directory, GrantedScopes};
-use crate::error::{FlowError, FlowResult};
+use crate::error::{CodeProblem, FlowError, FlowResult};
 use crate::flow::challenge::{ChallengeTypes, Method, Negotiated, negotiate_sign_in};
 use crate::flow::continuation::{
     ContinuationTokens, Endpoint, IssuedToken, LoadedFlow, NewFlow, Step, Usage,
@@ -12,6 +13,7 @@ use crate::mail::MailPurpose;
 use crate::model::{FlowKind, User};
 use crate::ports::Store;
 use crate::secret::Password;
+use crate::security::lockout::SmartLockout;
 use crate::strategy::email_otp::{CodeTarget, EmailOtp, SendHistory};
 use crate::strategy::password::{PasswordHasher, needs_rehash};
 use crate::token::{TokenIssuer, TokenSet};
@@ -55,6 +57,7 @@ pub struct SignInService {
     passwords: Arc<PasswordHasher>,
     otp: Arc<EmailOtp>,
     issuer: Arc<TokenIssuer>,
+    lockout: Arc<SmartLockout>,
 }
 
 impl SignInService {
@@ -65,6 +68,7 @@ impl SignInService {
         passwords: Arc<PasswordHasher>,
         otp: Arc<EmailOtp>,
         issuer: Arc<TokenIssuer>,
+        lockout: Arc<SmartLockout>,
     ) -> Self {
         let directory = Directory::new(store.clone());
         Self {
@@ -74,6 +78,7 @@ impl SignInService {
             passwords,
             otp,
             issuer,
+            lockout,
         }
     }
 
@@ -197,13 +202,20 @@ impl SignInService {
         let password = password.ok_or(FlowError::MissingParameter("password"))?;
         let scopes = self.directory.scopes(ctx, scope).await?;
         let user = self.flow_user(ctx, &loaded).await?;
+        // Smart lockout: while locked, answer at once (no hash, nothing counted, token kept).
+        let prior = self.lockout.before_password(user.as_ref()).await?;
         // A user deleted mid-flow still costs one hash, so timing reveals nothing.
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
         if !self.passwords.verify(password, hash).await? {
-            return Err(FlowError::InvalidPassword);
+            let settings = &ctx.tenant.security.lockout;
+            return Err(self
+                .lockout
+                .wrong_password(user.as_ref(), password, settings)
+                .await);
         }
         let user = user.ok_or(FlowError::InvalidPassword)?;
         let tokens = self.complete(ctx, &loaded, &user, &scopes).await?;
+        self.lockout.signed_in(&user, prior).await;
         self.upgrade_hash(&user, password).await;
         Ok(tokens)
     }
@@ -251,12 +263,31 @@ impl SignInService {
         let loaded = self.tokens.load(ctx, &[FlowKind::SignIn], token, &usage).await?;
         let code = code.ok_or(FlowError::MissingParameter("oob"))?;
         let scopes = self.directory.scopes(ctx, scope).await?;
-        self.otp.verify(loaded.flow.id, code).await?;
-        let user = self
-            .flow_user(ctx, &loaded)
-            .await?
-            .ok_or(FlowError::UserNotFound)?;
-        self.complete(ctx, &loaded, &user, &scopes).await
+        let verified = self.otp.verify(loaded.flow.id, code).await;
+        let user = self.flow_user(ctx, &loaded).await?;
+        if let (Err(e), Some(u)) = (&verified, &user) {
+            self.audit_code_failure(u, e).await;
+        }
+        verified?;
+        let user = user.ok_or(FlowError::UserNotFound)?;
+        let tokens = self.complete(ctx, &loaded, &user, &scopes).await?;
+        let entry = Entry::new(event::SIGNIN_CODE_SUCCESS).user(&user);
+        self.lockout.audit().record(entry).await;
+        Ok(tokens)
+    }
+
+    async fn audit_code_failure(&self, user: &User, e: &FlowError) {
+        let reason = match e {
+            FlowError::InvalidCode(CodeProblem::Wrong) => "wrong_code",
+            FlowError::InvalidCode(CodeProblem::Burnt) => "code_burnt",
+            FlowError::InvalidCode(CodeProblem::Expired) => "code_expired",
+            FlowError::InvalidCode(CodeProblem::NoCode) => "no_code",
+            _ => "error",
+        };
+        let entry = Entry::new(event::SIGNIN_CODE_FAILURE)
+            .user(user)
+            .detail("reason", reason);
+        self.lockout.audit().record(entry).await;
     }
 
     async fn complete(

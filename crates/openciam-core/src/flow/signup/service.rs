@@ -2,6 +2,7 @@
 
 use super::attributes;
 use super::state::SignUpState;
+use crate::audit::{AuditLog, Entry, event};
 use crate::clock::Clock;
 use crate::directory::ClientContext;
 use crate::error::{FlowError, FlowResult};
@@ -338,6 +339,9 @@ impl SignUpService {
             .advance_creating_user(loaded, &json, &user, Step::SignInAfterFlow)
             .await?;
         tracing::info!(user = %user.id, tenant = %ctx.tenant.name, "account created by sign-up");
+        AuditLog::new(self.store.clone(), self.clock.clone())
+            .record(Entry::new(event::SIGNUP_COMPLETED).user(&user))
+            .await;
         Ok(ContinueOutcome::Completed(token))
     }
 }
