@@ -146,6 +146,9 @@ pub enum FlowError {
     /// Too much work queued (password hashing); retry shortly.
     #[error("overloaded")]
     Overloaded,
+    /// A request-rate limit was reached (spec §7.1: 429 with `Retry-After`).
+    #[error("rate limited")]
+    RateLimited(crate::security::limiter::RateLimited),
     /// The database is unreachable.
     #[error("storage unavailable")]
     StorageUnavailable(#[source] anyhow::Error),

@@ -234,6 +234,35 @@ pub trait KeyStore: Send + Sync {
     async fn rotate_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
 }
 
+/// The verdict on one request counted against a rate-limit bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateHit {
+    /// The request was counted and is within the limit.
+    pub allowed: bool,
+    /// When the bucket's current window ends (Unix seconds): a refused request may retry then.
+    pub window_ends_at: i64,
+}
+
+/// Request-rate counters, shared by every node on the database
+/// ([`crate::security::limiter`]).
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one request against `bucket`, atomically. When the bucket has no window, or its
+    /// window ended at or before `now`, a new window `[now, now + window_seconds)` starts with
+    /// this request. Otherwise the request is allowed while fewer than `max` were allowed in the
+    /// window; a refused request neither extends the window nor lets a later one in. Parallel
+    /// calls never allow more than `max` per window.
+    async fn hit_rate_limit(
+        &self,
+        bucket: &str,
+        now: i64,
+        window_seconds: i64,
+        max: i64,
+    ) -> StoreResult<RateHit>;
+    /// Deletes the buckets whose window ended at or before `now`. Returns how many.
+    async fn purge_rate_limits(&self, now: i64) -> StoreResult<u64>;
+}
+
 /// Whole-store export and import, for moving a deployment to another database
 /// (`openciam db copy`). See [`Snapshot`] for what is included.
 #[async_trait]
@@ -284,11 +313,11 @@ pub trait AuditStore: Send + Sync {
 
 /// The whole storage port, as one trait object.
 pub trait Store:
-    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore
+    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore + RateLimitStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore
+    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore + RateLimitStore
 {
 }

@@ -13,6 +13,8 @@ use crate::flow::signin::SignInService;
 use crate::flow::signup::SignUpService;
 use crate::mail::Mailer;
 use crate::ports::Store;
+use crate::security::limiter::Limiter;
+use crate::security::rate_limit::LimitProfile;
 use crate::security::lockout::SmartLockout;
 use crate::strategy::email_otp::{EmailOtp, OtpConfig};
 use crate::strategy::password::{HasherConfig, PasswordHasher};
@@ -33,6 +35,8 @@ pub struct CoreConfig {
     pub otp: OtpConfig,
     /// Audit-log retention.
     pub audit: AuditConfig,
+    /// Request-rate limits (the `serve` profile by default).
+    pub limits: LimitProfile,
 }
 
 /// Every service, wired.
@@ -63,6 +67,8 @@ pub struct Services {
     pub admin: AdminService,
     /// The audit log (writes, queries, retention purge).
     pub audit: AuditLog,
+    /// Request-rate limits.
+    pub limits: Limiter,
 }
 
 impl Services {
@@ -119,6 +125,7 @@ impl Services {
         );
         Ok(Self {
             audit: AuditLog::with_config(store.clone(), clock.clone(), config.audit),
+            limits: Limiter::new(store.clone(), clock.clone(), config.limits),
             directory: Directory::new(store.clone()),
             signin,
             signup,

@@ -6,18 +6,19 @@
 //! extensions; this middleware turns it into the Entra envelope with the request's ids, and logs
 //! 5xx causes once.
 
+use crate::client_ip::{TrustedProxy, client_ip};
 use crate::error::ErrorSpec;
 use crate::state::AppState;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::extract::ConnectInfo;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use openciam_core::request::{RequestMeta, clean_user_agent};
 use openciam_wire::ErrorBody;
-use std::net::SocketAddr;
 use openciam_wire::error::Correlation;
+use std::net::SocketAddr;
 use time::macros::format_description;
 use uuid::Uuid;
 
@@ -55,11 +56,12 @@ fn form_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
 }
 
 /// The facts about the caller that the core's controls read (client IP, user agent, ids).
-fn request_meta(req: &Request, correlation_id: &str) -> RequestMeta {
-    let ip = req
+fn request_meta(req: &Request, correlation_id: &str, proxy: Option<&TrustedProxy>) -> RequestMeta {
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
+    let ip = client_ip(proxy, req.headers(), peer);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -79,7 +81,7 @@ pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Ne
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let timeout = app.config.request_timeout;
-    let meta = request_meta(&req, &correlation_id);
+    let meta = request_meta(&req, &correlation_id, app.config.trusted_proxy.as_ref());
     let mut response = match meta.scope(tokio::time::timeout(timeout, next.run(req))).await {
         Ok(r) => r,
         Err(_) => crate::error::ApiError::Timeout.into_response(),

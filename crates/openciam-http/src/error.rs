@@ -8,6 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openciam_core::FlowError;
 use openciam_core::error::{CodeProblem, TokenProblem};
+use openciam_core::security::limiter::RateLimited;
+use openciam_core::security::rate_limit::LimitName;
 use openciam_core::strategy::password_policy::PolicyViolation;
 use openciam_wire::error::{AttributeName, RequiredAttribute};
 use openciam_wire::error::{Correlation, catalogue as c};
@@ -65,14 +67,14 @@ pub(crate) struct ErrorSpec {
     /// Logged (never sent) for 5xx.
     pub(crate) cause: Option<String>,
     /// `Retry-After` seconds (429 and 503 only, spec §7.1).
-    retry_after: Option<&'static str>,
+    retry_after: Option<u64>,
     continuation_token: Option<String>,
     required_attributes: Option<Vec<RequiredAttribute>>,
     invalid_attributes: Option<Vec<AttributeName>>,
 }
 
 impl ErrorSpec {
-    fn retry_after(mut self, secs: &'static str) -> Self {
+    fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
         self
     }
@@ -114,7 +116,7 @@ impl IntoResponse for ApiError {
         if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(spec);
         response
@@ -170,7 +172,7 @@ impl ApiError {
                 &[],
                 "The request took too long; retry after the Retry-After delay.",
             )
-            .retry_after("1"),
+            .retry_after(1),
             Self::NextStep(step) => {
                 let mut s = ErrorSpec::new(step.entry, &[], step.detail);
                 s.continuation_token = Some(step.continuation_token);
@@ -264,8 +266,6 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             &[],
             "An administrator disabled this account; it can be re-enabled with `openciam user enable`.",
         ),
-        F::TokenInvalid(problem) => ErrorSpec::new(c::CONTINUATION_TOKEN_INVALID, &[], token_detail(problem)),
-        F::TokenExpired => ErrorSpec::new(
         F::AccountLocked { retry_after } => ErrorSpec::new(
             c::ACCOUNT_LOCKED,
             &[],
@@ -273,6 +273,8 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
                 "Too many wrong passwords: the account is locked for {retry_after} more second(s). Send the password again with the same continuation_token after that, or reset the password to unlock it now."
             ),
         ),
+        F::TokenInvalid(problem) => ErrorSpec::new(c::CONTINUATION_TOKEN_INVALID, &[], token_detail(problem)),
+        F::TokenExpired => ErrorSpec::new(
             c::CONTINUATION_TOKEN_EXPIRED,
             &[],
             "The token or its flow has expired; start the flow again from its first step.",
@@ -345,18 +347,19 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
                 "The code e-mail could not be sent; nothing changed. Call challenge again with the same continuation_token after the Retry-After delay.",
             );
             s.cause = Some(format!("{cause:#}"));
-            s.retry_after("5")
+            s.retry_after(5)
         }
+        F::RateLimited(hit) => rate_limited_spec(hit),
         F::Overloaded => ErrorSpec::new(
             c::OVERLOADED,
             &[],
             "The server is shedding load; retry after the Retry-After delay.",
         )
-        .retry_after("1"),
+        .retry_after(1),
         F::StorageUnavailable(cause) => {
             let mut s = ErrorSpec::new(c::DATABASE_UNAVAILABLE, &[], "Retry after the Retry-After delay.");
             s.cause = Some(format!("{cause:#}"));
-            s.retry_after("5")
+            s.retry_after(5)
         }
         F::Internal(cause) => {
             let mut s = ErrorSpec::new(c::SERVER_ERROR, &[], "");
@@ -364,6 +367,24 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             s
         }
     }
+}
+
+/// A 429: which limit was hit, its numbers, and when to retry (spec §7.1).
+fn rate_limited_spec(hit: RateLimited) -> ErrorSpec {
+    let what = match hit.limit {
+        LimitName::Ip => "requests from this IP address to this tenant",
+        LimitName::Password => "password attempts for this account",
+        LimitName::SignUpStart => "sign-ups started for this address",
+        LimitName::ResetStart => "password resets started for this address",
+    };
+    let detail = format!(
+        "Rate limit '{}' reached: at most {} {what} per {} second(s). Send the same request again after {} second(s) (Retry-After); nothing was changed and the continuation_token stays valid.",
+        hit.limit.as_str(),
+        hit.max,
+        hit.window_seconds,
+        hit.retry_after,
+    );
+    ErrorSpec::new(c::RATE_LIMITED, &[], detail).retry_after(hit.retry_after)
 }
 
 fn password_spec(v: PolicyViolation) -> ErrorSpec {

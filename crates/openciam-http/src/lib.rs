@@ -4,6 +4,7 @@
 //!
 //! Handlers only extract, convert wire types to core calls, and convert the outcome back.
 
+mod client_ip;
 mod cors;
 mod ctx;
 mod error;
@@ -12,5 +13,6 @@ mod router;
 mod routes;
 mod state;
 
+pub use client_ip::TrustedProxy;
 pub use router::router;
 pub use state::{AppState, HttpConfig};

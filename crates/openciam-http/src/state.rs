@@ -1,5 +1,6 @@
 //! Shared state of the HTTP layer.
 
+use crate::client_ip::TrustedProxy;
 use openciam_core::mail::MailboxReader;
 use openciam_core::services::Services;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ pub struct HttpConfig {
     pub cors_any_origin: bool,
     /// Time after which a request is abandoned with 503.
     pub request_timeout: Duration,
+    /// The header trusted reverse proxies put the client IP in; `None`: the peer address.
+    pub trusted_proxy: Option<TrustedProxy>,
 }
 
 impl Default for HttpConfig {
@@ -22,6 +25,7 @@ impl Default for HttpConfig {
             body_limit: 64 * 1024,
             cors_any_origin: false,
             request_timeout: Duration::from_secs(30),
+            trusted_proxy: None,
         }
     }
 }

@@ -102,6 +102,9 @@ macro_rules! contract_suite {
                 reserve_code_send_caps_sends_per_window,
                 concurrent_reserve_at_the_limit_has_one_winner,
                 purge_deletes_codes_and_old_code_sends,
+                rate_limit_counts_within_a_window_and_restarts_after_it,
+                concurrent_rate_limit_hits_never_exceed_the_limit,
+                purge_rate_limits_deletes_ended_windows,
                 refresh_family_round_trip,
                 rotate_refresh_rotates_once,
                 concurrent_rotate_has_one_winner,
@@ -1919,4 +1922,86 @@ async fn snapshot_import_with_replace_leaves_exactly_the_snapshot(store: &dyn St
             .rotated_at,
         None
     );
+}
+
+async fn rate_limit_counts_within_a_window_and_restarts_after_it(store: &dyn Store) {
+    // Window [T0, T0 + 60), 3 allowed.
+    for i in 0..3 {
+        let hit = store
+            .hit_rate_limit("t/ip/192.0.2.1", T0 + i, 60, 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            hit,
+            RateHit {
+                allowed: true,
+                window_ends_at: T0 + 60
+            }
+        );
+    }
+    let refused = store
+        .hit_rate_limit("t/ip/192.0.2.1", T0 + 59, 60, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        RateHit {
+            allowed: false,
+            window_ends_at: T0 + 60
+        }
+    );
+    // Refused hits do not extend the window: still refused, same window end.
+    assert!(
+        !store
+            .hit_rate_limit("t/ip/192.0.2.1", T0 + 59, 60, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
+    // Buckets are independent.
+    assert!(
+        store
+            .hit_rate_limit("t/ip/192.0.2.2", T0 + 59, 60, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
+    // At the window's end a new window starts with this request.
+    let fresh = store
+        .hit_rate_limit("t/ip/192.0.2.1", T0 + 60, 60, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        fresh,
+        RateHit {
+            allowed: true,
+            window_ends_at: T0 + 120
+        }
+    );
+    assert!(
+        store
+            .hit_rate_limit("t/ip/192.0.2.1", T0 + 61, 60, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
+}
+
+async fn concurrent_rate_limit_hits_never_exceed_the_limit(store: &dyn Store) {
+    let hits = join_all((0..100).map(|_| store.hit_rate_limit("t/password/user:x", T0, 60, 7))).await;
+    let allowed = hits.into_iter().filter(|h| h.as_ref().unwrap().allowed).count();
+    assert_eq!(allowed, 7);
+    // A second burst in the same window: all refused.
+    let hits = join_all((0..20).map(|_| store.hit_rate_limit("t/password/user:x", T0 + 1, 60, 7))).await;
+    assert!(hits.into_iter().all(|h| !h.unwrap().allowed));
+}
+
+async fn purge_rate_limits_deletes_ended_windows(store: &dyn Store) {
+    store.hit_rate_limit("old", T0, 10, 1).await.unwrap();
+    store.hit_rate_limit("new", T0 + 5, 10, 1).await.unwrap();
+    assert_eq!(store.purge_rate_limits(T0 + 10).await.unwrap(), 1);
+    assert_eq!(store.purge_rate_limits(T0 + 10).await.unwrap(), 0);
+    // "new" still holds its window: still refused; "old" starts afresh.
+    assert!(!store.hit_rate_limit("new", T0 + 10, 10, 1).await.unwrap().allowed);
+    assert!(store.hit_rate_limit("old", T0 + 10, 10, 1).await.unwrap().allowed);
 }

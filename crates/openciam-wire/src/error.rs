@@ -399,6 +399,15 @@ pub mod catalogue {
 
     // Overload and failures (spec §7.1).
     entry!(
+        RATE_LIMITED,
+        "A per-IP or per-account request-rate limit was reached (spec §7.1; 90055 is UNCONFIRMED there).",
+        "temporarily_unavailable",
+        None,
+        90055,
+        429,
+        "Too many requests; this request was throttled."
+    );
+    entry!(
         OVERLOADED,
         "Load shedding: the password-hash queue is full.",
         "temporarily_unavailable",

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::response::{IntoResponse, Response};
 use openciam_core::directory::ClientContext;
+use openciam_core::security::limiter::Check;
 
 /// Resolves the tenant of the path and the calling app.
 pub(crate) async fn client(app: &AppState, tenant: &str, client_id: &str) -> Result<ClientContext, ApiError> {
@@ -27,6 +28,16 @@ pub(crate) fn for_app<T: IntoResponse>(ctx: &ClientContext, result: Result<T, Ap
         .extensions_mut()
         .insert(CallingApp(ctx.app.cors_origins.clone()));
     response
+}
+
+/// Counts the request against the rate limits (spec §7.1); `Err` holds the 429 to send, marked
+/// with the calling app for CORS. Called before the flow service, so a refused request changes
+/// nothing.
+pub(crate) async fn limit(app: &AppState, ctx: &ClientContext, check: Check<'_>) -> Result<(), Response> {
+    match app.services.limits.check(ctx, check).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(for_app(ctx, Err::<Response, _>(ApiError::from(e)))),
+    }
 }
 
 /// Routes that do not exist, and methods a route does not take.

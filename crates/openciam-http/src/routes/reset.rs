@@ -1,6 +1,6 @@
 //! `resetpassword/v1.0/{start,challenge,continue,submit,poll_completion}` (spec §5.11–5.15).
 
-use super::{client, for_app};
+use super::{client, for_app, limit};
 use crate::error::ApiError;
 use crate::extract::EntraForm;
 use crate::state::AppState;
@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use openciam_core::flow::reset::{ResetChallengeOutcome, ResetStartOutcome};
 use openciam_core::secret::Password;
+use openciam_core::security::limiter::Check;
 use openciam_wire::reset::{
     ContinueRequest, PollResponse, StartRequest, SubmitRequest, SubmitResponse, TokenOnlyRequest,
 };
@@ -25,6 +26,9 @@ pub(crate) async fn reset_start(
 ) -> Result<Response, ApiError> {
     let req = StartRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::ResetStart(&req.username)).await {
+        return Ok(refused);
+    }
     let outcome = app
         .services
         .reset
@@ -51,6 +55,9 @@ pub(crate) async fn reset_challenge(
 ) -> Result<Response, ApiError> {
     let req = ChallengeRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::Ip).await {
+        return Ok(refused);
+    }
     let outcome = app
         .services
         .reset
@@ -85,6 +92,9 @@ pub(crate) async fn reset_continue(
 ) -> Result<Response, ApiError> {
     let req = ContinueRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::Ip).await {
+        return Ok(refused);
+    }
     let outcome = app
         .services
         .reset
@@ -109,6 +119,9 @@ pub(crate) async fn reset_submit(
 ) -> Result<Response, ApiError> {
     let req = SubmitRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::Password(&req.continuation_token)).await {
+        return Ok(refused);
+    }
     let password = req.new_password.map(Password::new);
     let outcome = app
         .services

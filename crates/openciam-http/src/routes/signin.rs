@@ -1,6 +1,6 @@
 //! `oauth2/v2.0/initiate` and `oauth2/v2.0/challenge` (spec §5.4, §5.5).
 
-use super::{client, for_app};
+use super::{client, for_app, limit};
 use crate::error::ApiError;
 use crate::extract::EntraForm;
 use crate::state::AppState;
@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use openciam_core::flow::signin::{ChallengeOutcome, InitiateOutcome};
+use openciam_core::security::limiter::Check;
 use openciam_wire::signin::{
     ChallengeRequest, ChallengeResponse, ContinuationResponse, InitiateRequest, RedirectResponse,
 };
@@ -20,6 +21,9 @@ pub(crate) async fn signin_initiate(
 ) -> Result<Response, ApiError> {
     let req = InitiateRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::Ip).await {
+        return Ok(refused);
+    }
     let outcome = app
         .services
         .signin
@@ -46,6 +50,9 @@ pub(crate) async fn signin_challenge(
 ) -> Result<Response, ApiError> {
     let req = ChallengeRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::Ip).await {
+        return Ok(refused);
+    }
     let outcome = app
         .services
         .signin

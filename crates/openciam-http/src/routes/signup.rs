@@ -1,6 +1,6 @@
 //! `signup/v1.0/start`, `challenge`, `continue` (spec §5.1–5.3).
 
-use super::{client, for_app};
+use super::{client, for_app, limit};
 use crate::error::{ApiError, NextStep};
 use crate::extract::EntraForm;
 use crate::state::AppState;
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use openciam_core::flow::signup::{ContinueInput, ContinueOutcome, SignUpChallengeOutcome, StartOutcome};
 use openciam_core::model::{AttributeKind, AttributeSpec};
 use openciam_core::secret::Password;
+use openciam_core::security::limiter::Check;
 use openciam_wire::error::{RequiredAttribute, catalogue as c};
 use openciam_wire::signin::{ChallengeRequest, ChallengeResponse, ContinuationResponse, RedirectResponse};
 use openciam_wire::signup::{ContinueRequest, StartRequest};
@@ -30,6 +31,9 @@ pub(crate) async fn signup_start(
 ) -> Result<Response, ApiError> {
     let req = StartRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::SignUpStart(&req.username)).await {
+        return Ok(refused);
+    }
     let password = req.password.map(Password::new);
     let outcome = app
         .services
@@ -60,6 +64,9 @@ pub(crate) async fn signup_challenge(
 ) -> Result<Response, ApiError> {
     let req = ChallengeRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, Check::Ip).await {
+        return Ok(refused);
+    }
     let outcome = app
         .services
         .signup
@@ -104,6 +111,15 @@ fn required(spec: &AttributeSpec) -> RequiredAttribute {
     }
 }
 
+/// `continue` with a password hashes it: counted per IP and per address; other grants per IP.
+fn password_check(req: &ContinueRequest) -> Check<'_> {
+    if req.grant_type.eq_ignore_ascii_case("password") {
+        Check::Password(&req.continuation_token)
+    } else {
+        Check::Ip
+    }
+}
+
 /// `POST /{tenant}/signup/v1.0/continue`.
 pub(crate) async fn signup_continue(
     State(app): State<AppState>,
@@ -112,6 +128,9 @@ pub(crate) async fn signup_continue(
 ) -> Result<Response, ApiError> {
     let req = ContinueRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Err(refused) = limit(&app, &ctx, password_check(&req)).await {
+        return Ok(refused);
+    }
     let input = ContinueInput {
         grant_type: req.grant_type,
         code: req.oob,

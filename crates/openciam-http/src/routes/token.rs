@@ -1,6 +1,6 @@
 //! `oauth2/v2.0/token` (spec §5.7): one endpoint, a service per grant.
 
-use super::{client, for_app};
+use super::{client, for_app, limit};
 use crate::error::ApiError;
 use crate::extract::EntraForm;
 use crate::state::AppState;
@@ -10,6 +10,7 @@ use axum::response::Response;
 use openciam_core::FlowError;
 use openciam_core::directory::ClientContext;
 use openciam_core::secret::Password;
+use openciam_core::security::limiter::Check;
 use openciam_core::token::TokenSet;
 use openciam_wire::token::{TokenRequest, TokenResponse};
 
@@ -21,8 +22,28 @@ pub(crate) async fn token(
 ) -> Result<Response, ApiError> {
     let req = TokenRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    if let Some(check) = limit_check(&req)
+        && let Err(refused) = limit(&app, &ctx, check).await
+    {
+        return Ok(refused);
+    }
     let result = grant(&app, &ctx, req).await.map(|t| Json(to_wire(t)));
     Ok(for_app(&ctx, result))
+}
+
+/// What a grant is counted against: the password grant per IP and per account, the code grant
+/// per IP (each code has its own try limit); the continuation-token and refresh grants are not
+/// limited (they hash nothing and send nothing).
+fn limit_check(req: &TokenRequest) -> Option<Check<'_>> {
+    match req.grant_type.to_ascii_lowercase().as_str() {
+        "password" => Some(
+            req.continuation_token
+                .as_deref()
+                .map_or(Check::Ip, Check::Password),
+        ),
+        "oob" | "mfa_oob" => Some(Check::Ip),
+        _ => None,
+    }
 }
 
 fn need(value: Option<String>, name: &'static str) -> Result<String, FlowError> {

@@ -24,6 +24,7 @@ mod flows;
 mod keys;
 mod lockout;
 mod otps;
+mod rate_limits;
 mod refresh;
 mod tenants;
 mod users;
