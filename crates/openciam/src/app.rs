@@ -141,7 +141,8 @@ pub async fn serve(listener: TcpListener, router: axum::Router) -> anyhow::Resul
     .context("server failed")
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

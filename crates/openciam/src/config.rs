@@ -41,6 +41,10 @@ pub struct Config {
     /// One-time codes.
     #[serde(default)]
     pub codes: CodesSection,
+    /// HTTPS served by openciam itself. Leave it out when a reverse proxy in front terminates
+    /// TLS; then set `public_url` to the https URL clients use at the proxy.
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
     /// Outgoing mail (`backend = "smtp"` in production).
     #[serde(default)]
     pub mail: openciam_mail::MailConfig,
@@ -102,6 +106,16 @@ impl Default for HttpSection {
             request_timeout_seconds: 30,
         }
     }
+}
+
+/// `[tls]`: serve HTTPS directly (rustls). Both files are read once, at start-up.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain, the server certificate first, then intermediates.
+    pub cert_file: std::path::PathBuf,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: std::path::PathBuf,
 }
 
 /// `[tokens]`.

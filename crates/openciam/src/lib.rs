@@ -7,3 +7,4 @@ pub mod cli;
 pub mod config;
 pub mod seed;
 pub mod telemetry;
+pub mod tls;

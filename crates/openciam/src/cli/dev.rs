@@ -30,6 +30,10 @@ pub struct DevArgs {
     /// Public base URL, when clients reach the server through another address.
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Serve HTTPS with a local CA and server certificate kept under `DATA/tls` (made on first
+    /// use; the server certificate covers 127.0.0.1, 10.0.2.2, localhost and openciam.localhost).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// Reads the dev master key, creating it (mode 0600) on first start.
@@ -55,10 +59,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let master = dev_master_key(&args.data)?;
     let store = app::open_store(&dev_database_url(&args.data)).await?;
     let (listener, addr) = app::bind(&args.listen).await?;
+    let certs = if args.tls {
+        let now = openciam_core::clock::Clock::now(&SystemClock);
+        Some(crate::tls::ensure_dev_certificates(&args.data.join("tls"), now)?)
+    } else {
+        None
+    };
+    let scheme = if certs.is_some() { "https" } else { "http" };
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
     let core = CoreConfig {
         tokens: TokenConfig {
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -85,7 +96,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
     let base = public_url.trim_end_matches('/');
     let mut out = std::io::stdout().lock();
-    writeln!(out, "openciam dev server listening on http://{addr}")?;
+    writeln!(out, "openciam dev server listening on {scheme}://{addr}")?;
     writeln!(out, "  authority (base URL): {base}/{DEMO_TENANT}")?;
     writeln!(
         out,
@@ -105,7 +116,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "  dev mailbox:          http://{addr}/_dev/mailbox  (JSON: /_dev/mailbox/latest-code?to=EMAIL)"
+        "  dev mailbox:          {scheme}://{addr}/_dev/mailbox  (JSON: /_dev/mailbox/latest-code?to=EMAIL)"
     )?;
     writeln!(out, "  data:                 {}", args.data.display())?;
     writeln!(
@@ -113,7 +124,50 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "  add a user:           openciam user create --data {} --tenant demo --email you@example.com --password-stdin",
         args.data.display()
     )?;
+    if let Some(certs) = &certs {
+        print_tls_help(&mut out, certs, addr.port())?;
+    }
     out.flush()?;
     drop(out);
-    app::serve(listener, parts.router).await
+    match certs {
+        Some(certs) => {
+            let config = crate::tls::server_config(&certs.server_cert, &certs.server_key)?;
+            crate::tls::serve(listener, config, parts.router).await
+        }
+        None => app::serve(listener, parts.router).await,
+    }
+}
+
+/// The HTTPS addresses and how to make devices and tools trust the local CA.
+fn print_tls_help(
+    out: &mut impl std::io::Write,
+    certs: &crate::tls::DevCertificates,
+    port: u16,
+) -> std::io::Result<()> {
+    let ca = certs.ca_cert.display();
+    writeln!(out, "  HTTPS, local CA:      {ca}")?;
+    writeln!(
+        out,
+        "  dotted host (MSAL iOS needs https and a dot): https://openciam.localhost:{port}/{DEMO_TENANT}  (if it does not resolve: add '127.0.0.1 openciam.localhost' to /etc/hosts)"
+    )?;
+    writeln!(
+        out,
+        "  Android emulator:     https://10.0.2.2:{port}/{DEMO_TENANT}  (the emulator's name for this machine's 127.0.0.1)"
+    )?;
+    writeln!(out, "  trust the CA:")?;
+    writeln!(
+        out,
+        "    iOS simulator:      xcrun simctl keychain booted add-root-cert {ca}"
+    )?;
+    writeln!(
+        out,
+        "    Android emulator:   adb push {ca} /sdcard/Download/openciam-dev-ca.pem, install it under Settings > Security > Encryption & credentials > Install a certificate > CA certificate, and let a debug build trust user CAs (network_security_config <debug-overrides> with <certificates src=\"user\"/>; see docs/clients.md)"
+    )?;
+    writeln!(out, "    Node.js:            NODE_EXTRA_CA_CERTS={ca}")?;
+    writeln!(out, "    curl:               curl --cacert {ca} ...")?;
+    writeln!(
+        out,
+        "    Chromium (tests):   --ignore-certificate-errors-spki-list={}",
+        certs.server_spki_sha256
+    )
 }

@@ -61,6 +61,11 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     let resolved = config.resolve()?;
+    // Read the certificate first: a bad [tls] stops the start before anything else happens.
+    let tls = match &config.tls {
+        Some(t) => Some(crate::tls::server_config(&t.cert_file, &t.key_file)?),
+        None => None,
+    };
     let master = MasterKey::from_base64(resolved.master_key.expose_secret())?;
     let migrate = config.database.migrate_on_start.unwrap_or(true);
     let store = app::open_store_with(
@@ -91,6 +96,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(config.tokens.key_reload_seconds.max(1)),
     );
     let (listener, addr) = app::bind(&resolved.listen).await?;
-    tracing::info!(%addr, public_url = %resolved.public_url, "openciam listening");
-    app::serve(listener, parts.router).await
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, %scheme, public_url = %resolved.public_url, "openciam listening");
+    match tls {
+        Some(tls) => crate::tls::serve(listener, tls, parts.router).await,
+        None => app::serve(listener, parts.router).await,
+    }
 }

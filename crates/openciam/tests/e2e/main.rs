@@ -5,6 +5,7 @@
 mod admin;
 mod code_guessing;
 mod cors;
+mod dialects;
 mod dbcopy;
 mod discovery;
 mod form;
@@ -17,4 +18,5 @@ mod signin;
 mod signin_code;
 mod signup;
 mod tenants;
+mod tls;
 mod tokens_ct;
