@@ -3,6 +3,7 @@
 pub mod app;
 pub mod db;
 pub mod dev;
+pub mod keys;
 pub mod mail;
 pub mod migrate;
 pub mod serve;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Move data between databases.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Rotate and list token-signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Runs a parsed command.
@@ -61,5 +65,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenant(cmd) => tenant::run(cmd).await,
         Command::Mail(cmd) => mail::run(cmd).await,
         Command::Db(cmd) => db::run(cmd).await,
+        Command::Keys(cmd) => keys::run(cmd).await,
     }
 }

@@ -10,6 +10,7 @@ mod dbcopy;
 mod discovery;
 mod form;
 mod import;
+mod keys;
 mod multinode;
 mod refresh;
 mod reset;
