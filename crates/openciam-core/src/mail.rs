@@ -5,6 +5,8 @@
 
 use async_trait::async_trait;
 
+pub mod outbox;
+
 /// Why a code was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

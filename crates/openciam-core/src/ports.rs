@@ -1,12 +1,12 @@
 //! What the core needs from storage. Adapters (`openciam-store`) implement these traits; the core
 //! never sees SQL. Every method is one atomic intent: transactions never leak out of a trait.
 
+use crate::audit::{AuditFilter, AuditRecord};
 use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
 use crate::model::{
     App, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Snapshot,
     Tenant, User,
 };
-use crate::audit::{AuditFilter, AuditRecord};
 use crate::security::TenantSecurity;
 use crate::security::lockout::{FailureOutcome, LockoutSettings, LockoutState};
 use async_trait::async_trait;
@@ -311,13 +311,106 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
 }
 
+/// One message waiting in the mail outbox. `sealed` is opaque to the store: the message,
+/// encrypted by the core (it may hold a one-time code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMail {
+    /// Random id.
+    pub id: String,
+    /// Whose mail it is (sender and product name per tenant).
+    pub tenant_name: String,
+    /// The encrypted message.
+    pub sealed: Vec<u8>,
+    /// Failed deliveries so far.
+    pub attempts: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The mail outbox: messages recorded by requests and delivered by background workers, on any
+/// node. A claim is a lease: a worker that dies mid-send loses its claim when the lease ends,
+/// and another worker sends the message again (delivery is at least once).
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Records a message, due at once (`created_at`).
+    async fn enqueue_mail(&self, mail: &OutboxMail) -> StoreResult<()>;
+    /// Atomically claims up to `limit` messages due at `now` (oldest first) for the caller:
+    /// writes `lease` on them and moves them out of reach of other claims until `lease_until`.
+    /// Two concurrent claims never return the same message.
+    async fn claim_mail(
+        &self,
+        now: i64,
+        lease_until: i64,
+        lease: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxMail>>;
+    /// Deletes a message (sent, or given up), only while the caller's `lease` is on it.
+    async fn delete_mail(&self, id: &str, lease: &str) -> StoreResult<bool>;
+    /// After a failed delivery: counts the attempt, drops the lease and makes the message due
+    /// again at `next_attempt_at`, only while the caller's `lease` is on it.
+    async fn retry_mail(&self, id: &str, lease: &str, next_attempt_at: i64) -> StoreResult<bool>;
+}
+
+/// Smart-lockout state per account (see [`crate::security::lockout`]).
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// The account's failure state, if any.
+    async fn lockout_state(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<LockoutState>>;
+    /// Atomically applies [`LockoutState::record_failure`] with `mac` at `now` to the account's
+    /// state (creating it) and stores the result: concurrent failures on any node are each
+    /// counted once, on the latest state.
+    async fn record_password_failure(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        mac: &[u8],
+        now: i64,
+        settings: &LockoutSettings,
+    ) -> StoreResult<FailureOutcome>;
+    /// Forgets the account's failures and lockouts. True when there was state.
+    async fn clear_lockout(&self, tenant: TenantId, user: UserId) -> StoreResult<bool>;
+}
+
+/// The append-only audit log (see [`crate::audit`]).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event (its `id` is ignored; the store assigns one).
+    async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()>;
+    /// Events matching `filter`, oldest first (by time, then id).
+    async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Deletes events older than `before` (Unix seconds). Returns how many.
+    async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
+}
+
 /// The whole storage port, as one trait object.
 pub trait Store:
-    TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore + RateLimitStore
+    TenantStore
+    + AppStore
+    + UserStore
+    + FlowStore
+    + OtpStore
+    + RefreshTokenStore
+    + KeyStore
+    + BulkStore
+    + LockoutStore
+    + AuditStore
+    + RateLimitStore
+    + OutboxStore
 {
 }
 
 impl<T> Store for T where
-    T: TenantStore + AppStore + UserStore + FlowStore + OtpStore + RefreshTokenStore + KeyStore + BulkStore + LockoutStore + AuditStore + RateLimitStore
+    T: TenantStore
+        + AppStore
+        + UserStore
+        + FlowStore
+        + OtpStore
+        + RefreshTokenStore
+        + KeyStore
+        + BulkStore
+        + LockoutStore
+        + AuditStore
+        + RateLimitStore
+        + OutboxStore
 {
 }

@@ -12,10 +12,11 @@ use crate::flow::reset::ResetService;
 use crate::flow::signin::SignInService;
 use crate::flow::signup::SignUpService;
 use crate::mail::Mailer;
+use crate::mail::outbox::{Outbox, OutboxConfig};
 use crate::ports::Store;
 use crate::security::limiter::Limiter;
-use crate::security::rate_limit::LimitProfile;
 use crate::security::lockout::SmartLockout;
+use crate::security::rate_limit::LimitProfile;
 use crate::strategy::email_otp::{EmailOtp, OtpConfig};
 use crate::strategy::password::{HasherConfig, PasswordHasher};
 use crate::token::keys::KeyRing;
@@ -33,6 +34,8 @@ pub struct CoreConfig {
     pub hasher: HasherConfig,
     /// One-time codes.
     pub otp: OtpConfig,
+    /// The mail outbox (enumeration-protection mode).
+    pub outbox: OutboxConfig,
     /// Audit-log retention.
     pub audit: AuditConfig,
     /// Request-rate limits (the `serve` profile by default).
@@ -61,6 +64,9 @@ pub struct Services {
     pub otp: Arc<EmailOtp>,
     /// Outgoing mail.
     pub mailer: Arc<dyn Mailer>,
+    /// Mail recorded for background delivery (enumeration-protection mode); run its worker with
+    /// [`Outbox::run`].
+    pub outbox: Arc<Outbox>,
     /// Sign-in after sign-up or reset.
     pub after_flow: AfterFlowService,
     /// Administration.
@@ -89,10 +95,18 @@ impl Services {
             config.tokens,
         ));
         let tokens = ContinuationTokens::new(store.clone(), clock.clone(), config.continuation);
+        let outbox = Arc::new(Outbox::new(
+            store.clone(),
+            clock.clone(),
+            mailer.clone(),
+            master,
+            config.outbox,
+        )?);
         let otp = Arc::new(EmailOtp::new(
             store.clone(),
             clock.clone(),
             mailer.clone(),
+            outbox.clone(),
             master.derive("otp-hmac"),
             config.otp,
         ));
@@ -122,6 +136,7 @@ impl Services {
             passwords.clone(),
             otp.clone(),
             mailer.clone(),
+            outbox.clone(),
         );
         Ok(Self {
             audit: AuditLog::with_config(store.clone(), clock.clone(), config.audit),
@@ -132,6 +147,7 @@ impl Services {
             reset,
             otp,
             mailer,
+            outbox,
             after_flow: AfterFlowService::new(tokens, store.clone(), issuer.clone()),
             admin: AdminService::new(store.clone(), passwords.clone(), clock.clone()),
             passwords,

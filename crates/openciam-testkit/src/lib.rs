@@ -353,6 +353,69 @@ impl TestApp {
         self.mailbox.messages(&filter).into_iter().find_map(|m| m.code)
     }
 
+    /// The newest code mailed to `to`, waiting (up to 10 s) for it to arrive: under enumeration
+    /// protection mail goes through the outbox and is delivered just after the response. `None`
+    /// when none came.
+    pub async fn wait_for_code(&self, to: &str) -> Option<String> {
+        self.wait_for_mail(to, |m| m.code.is_some())
+            .await
+            .and_then(|m| m.code)
+    }
+
+    /// The newest message to `to` matching `want`, waiting (up to 10 s) for it to arrive.
+    pub async fn wait_for_mail(
+        &self,
+        to: &str,
+        want: impl Fn(&openciam_core::mail::StoredMessage) -> bool,
+    ) -> Option<openciam_core::mail::StoredMessage> {
+        let filter = MailboxFilter {
+            to: Some(to.to_owned()),
+            ..MailboxFilter::default()
+        };
+        for _ in 0..1000 {
+            if let Some(m) = self.mailbox.messages(&filter).into_iter().find(|m| want(m)) {
+                return Some(m);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
+    }
+
+    /// Every message mailed to `to`, newest first (nothing waited for).
+    pub fn mail_to(&self, to: &str) -> Vec<openciam_core::mail::StoredMessage> {
+        let filter = MailboxFilter {
+            to: Some(to.to_owned()),
+            ..MailboxFilter::default()
+        };
+        self.mailbox.messages(&filter)
+    }
+
+    /// Waits (up to 10 s) until the outbox worker has delivered at least `n` messages in all,
+    /// and returns how many it has.
+    pub async fn outbox_delivered(&self, n: u64) -> u64 {
+        let outbox = &self.services.outbox;
+        for _ in 0..1000 {
+            if outbox.delivered() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        outbox.delivered()
+    }
+
+    /// Waits (up to 10 s) until the outbox worker has failed at least `n` deliveries in all, and
+    /// returns how many it has.
+    pub async fn outbox_failures(&self, n: u64) -> u64 {
+        let outbox = &self.services.outbox;
+        for _ in 0..1000 {
+            if outbox.failures() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        outbox.failures()
+    }
+
     /// POSTs a form to `{base}/{path}`.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Resp {
         self.post_to(&format!("{}/{path}", self.base), form).await

@@ -98,12 +98,21 @@ pub async fn build(
 ) -> anyhow::Result<ServerParts> {
     let (mailer, mailbox) = mail;
     let services = Arc::new(Services::build(store, clock, master, mailer, core).await?);
+    spawn_outbox_worker(services.clone());
     let router = openciam_http::router(AppState {
         services: services.clone(),
         config: Arc::new(http),
         mailbox,
     });
     Ok(ServerParts { services, router })
+}
+
+/// Delivers the mail outbox (enumeration-protection mode) for as long as the process runs: woken
+/// by this node's requests, polling for retries and for mail recorded by other nodes. Every
+/// server runs one ([`build`] starts it); claims are leased, so nodes never send a message twice
+/// unless one stops mid-send.
+pub fn spawn_outbox_worker(services: Arc<Services>) {
+    tokio::spawn(services.outbox.clone().run());
 }
 
 /// Binds `addr` (port 0 picks a free port).

@@ -3,6 +3,7 @@
 pub mod after;
 pub mod challenge;
 pub mod continuation;
+pub mod phantom;
 pub mod reset;
 pub mod signin;
 pub mod signup;

@@ -6,12 +6,16 @@
 //! and per address.
 //!
 //! The code is mailed before its hash is stored: when the mail cannot be sent, nothing changes
-//! (the previous code stays valid and the flow does not advance).
+//! (the previous code stays valid and the flow does not advance). Under enumeration protection
+//! ([`Delivery`]) the mail goes through the outbox instead, and for an address with no account a
+//! code is still generated and stored, with the same limits, but never sent to anyone: a code
+//! sent to it is wrong, exactly as a wrong code for a real account.
 
 use crate::audit::{AuditLog, Entry, event};
 use crate::clock::Clock;
 use crate::error::{CodeProblem, FlowError, FlowResult};
 use crate::ids::{FlowId, TenantId};
+use crate::mail::outbox::Outbox;
 use crate::mail::{MailError, MailPurpose, MailTenant, Mailer, OutboundEmail};
 use crate::model::{OtpAttempt, OtpRecord};
 use crate::ports::Store;
@@ -76,11 +80,27 @@ pub struct CodeTarget<'a> {
     pub purpose: MailPurpose,
 }
 
+/// How a new code is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Mail it now; a relay failure is `MailUnavailable` and nothing changes.
+    Direct,
+    /// Record its mail in the outbox (enumeration protection: the relay's latency and failures
+    /// must not show).
+    Outbox,
+    /// Record this message instead of the code in the outbox: nobody learns the code (a sign-up
+    /// for an address that has an account tells the owner).
+    Notice(OutboundEmail),
+    /// Send nothing: nobody learns the code (an address with no account).
+    Nothing,
+}
+
 /// The e-mail code strategy.
 pub struct EmailOtp {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     mailer: Arc<dyn Mailer>,
+    outbox: Arc<Outbox>,
     key: [u8; 32],
     config: OtpConfig,
 }
@@ -91,6 +111,7 @@ impl EmailOtp {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         mailer: Arc<dyn Mailer>,
+        outbox: Arc<Outbox>,
         key: [u8; 32],
         config: OtpConfig,
     ) -> Self {
@@ -98,6 +119,7 @@ impl EmailOtp {
             store,
             clock,
             mailer,
+            outbox,
             key,
             config,
         }
@@ -130,6 +152,17 @@ impl EmailOtp {
     /// Refused with `TooManyCodes` when too soon or over a cap; `MailUnavailable` when the mail
     /// could not be sent (then nothing changed).
     pub async fn send(&self, target: &CodeTarget<'_>, history: SendHistory) -> FlowResult<SendHistory> {
+        self.send_via(target, history, Delivery::Direct).await
+    }
+
+    /// [`EmailOtp::send`], delivering as `delivery` says. Every delivery applies the same spacing
+    /// and caps and stores a new code, so the answers cannot tell them apart.
+    pub async fn send_via(
+        &self,
+        target: &CodeTarget<'_>,
+        history: SendHistory,
+        delivery: Delivery,
+    ) -> FlowResult<SendHistory> {
         let now = self.clock.unix();
         let interval = i64::try_from(self.config.resend_interval.as_secs()).unwrap_or(60);
         if let Some(last) = history.last_sent_at
@@ -169,9 +202,20 @@ impl EmailOtp {
         let tenant = MailTenant {
             name: target.tenant_name.to_owned(),
         };
-        self.mailer.send(&tenant, &mail).await.map_err(|e| match e {
-            MailError::Unavailable(e) | MailError::Rejected(e) => FlowError::MailUnavailable(e),
-        })?;
+        let via = match &delivery {
+            Delivery::Direct => "direct",
+            Delivery::Outbox => "outbox",
+            Delivery::Notice(_) => "notice",
+            Delivery::Nothing => "none",
+        };
+        match delivery {
+            Delivery::Direct => self.mailer.send(&tenant, &mail).await.map_err(|e| match e {
+                MailError::Unavailable(e) | MailError::Rejected(e) => FlowError::MailUnavailable(e),
+            })?,
+            Delivery::Outbox => self.outbox.enqueue(&tenant, &mail).await?,
+            Delivery::Notice(notice) => self.outbox.enqueue(&tenant, &notice).await?,
+            Delivery::Nothing => {}
+        }
         let record = OtpRecord {
             flow_id: target.flow,
             code_hash: self.hash(target.flow, &code),
@@ -183,7 +227,8 @@ impl EmailOtp {
         let sent = Entry::new(event::CODE_SENT)
             .tenant(target.tenant)
             .username(target.normalized)
-            .detail("purpose", target.purpose.as_str());
+            .detail("purpose", target.purpose.as_str())
+            .detail("delivery", via);
         AuditLog::new(self.store.clone(), self.clock.clone())
             .record(sent)
             .await;

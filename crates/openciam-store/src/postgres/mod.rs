@@ -24,6 +24,7 @@ mod flows;
 mod keys;
 mod lockout;
 mod otps;
+mod outbox;
 mod rate_limits;
 mod refresh;
 mod tenants;

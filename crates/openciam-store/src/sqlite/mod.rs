@@ -15,6 +15,7 @@ mod flows;
 mod keys;
 mod lockout;
 mod otps;
+mod outbox;
 mod rate_limits;
 mod refresh;
 mod tenants;

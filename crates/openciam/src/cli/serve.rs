@@ -54,6 +54,7 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
             },
         },
         otp: config.codes.to_core(),
+        outbox: Default::default(),
     }
 }
 

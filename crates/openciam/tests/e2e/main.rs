@@ -8,6 +8,7 @@ mod cors;
 mod dialects;
 mod dbcopy;
 mod discovery;
+mod enumeration;
 mod form;
 mod import;
 mod keys;

@@ -9,12 +9,14 @@ use crate::flow::challenge::{ChallengeTypes, Negotiated, negotiate_reset};
 use crate::flow::continuation::{
     ContinuationTokens, Endpoint, IssuedToken, LoadedFlow, NewFlow, Step, Usage,
 };
+use crate::flow::phantom::{self, Phantom};
 use crate::flow::signup::mask_email;
+use crate::mail::outbox::Outbox;
 use crate::mail::{MailPurpose, MailTenant, Mailer, OutboundEmail};
 use crate::model::{FlowKind, User};
 use crate::ports::Store;
 use crate::secret::Password;
-use crate::strategy::email_otp::{CodeTarget, EmailOtp};
+use crate::strategy::email_otp::{CodeTarget, Delivery, EmailOtp};
 use crate::strategy::password::PasswordHasher;
 use crate::strategy::password_policy::PasswordPolicy;
 use crate::username::Username;
@@ -55,6 +57,7 @@ pub struct ResetService {
     passwords: Arc<PasswordHasher>,
     otp: Arc<EmailOtp>,
     mailer: Arc<dyn Mailer>,
+    outbox: Arc<Outbox>,
 }
 
 fn state_of(loaded: &LoadedFlow) -> FlowResult<ResetState> {
@@ -71,6 +74,7 @@ impl ResetService {
         passwords: Arc<PasswordHasher>,
         otp: Arc<EmailOtp>,
         mailer: Arc<dyn Mailer>,
+        outbox: Arc<Outbox>,
     ) -> Self {
         Self {
             clock,
@@ -79,6 +83,7 @@ impl ResetService {
             passwords,
             otp,
             mailer,
+            outbox,
         }
     }
 
@@ -88,6 +93,15 @@ impl ResetService {
             .user_by_id(ctx.tenant.id, id)
             .await?
             .ok_or(FlowError::UserNotFound)
+    }
+
+    /// Mail for real accounts: through the outbox under enumeration protection, else now.
+    fn delivery(&self, ctx: &ClientContext) -> Delivery {
+        if ctx.tenant.security.enumeration_protection {
+            Delivery::Outbox
+        } else {
+            Delivery::Direct
+        }
     }
 
     /// `resetpassword/v1.0/start`.
@@ -106,11 +120,14 @@ impl ResetService {
         let user = self
             .store
             .user_by_username(ctx.tenant.id, username.normalized())
-            .await?
-            .ok_or(FlowError::UserNotFound)?;
-        if user.password_hash.is_none() {
-            return Err(FlowError::NoPassword);
-        }
+            .await?;
+        // Enumeration protection: an unknown address goes on as an account would.
+        let (user_id, phantom) = match user {
+            Some(user) if user.password_hash.is_none() => return Err(FlowError::NoPassword),
+            Some(user) => (Some(user.id), None),
+            None if ctx.tenant.security.enumeration_protection => (None, Some(Phantom::of(&username))),
+            None => return Err(FlowError::UserNotFound),
+        };
         let state = ResetState {
             codes: Default::default(),
             verified: false,
@@ -122,8 +139,8 @@ impl ResetService {
                 ctx,
                 NewFlow {
                     kind: FlowKind::ResetPassword,
-                    user_id: Some(user.id),
-                    state: state.to_json(),
+                    user_id,
+                    state: phantom::mark(phantom.as_ref(), state.to_json()),
                     challenge_types: types.to_strings(),
                     capabilities,
                     first_step: Step::ResetChallenge,
@@ -149,24 +166,30 @@ impl ResetService {
         if let Negotiated::Redirect(reason) = negotiate_reset(&types) {
             return Ok(ResetChallengeOutcome::Redirect(reason));
         }
-        let user = self.user(ctx, &loaded).await?;
+        let phantom = Phantom::of_state(&loaded.flow.state);
+        let (to, normalized, delivery) = match &phantom {
+            // A code for an unknown address is stored but sent to nobody.
+            Some(p) => (p.username.clone(), p.normalized.clone(), Delivery::Nothing),
+            None => {
+                let user = self.user(ctx, &loaded).await?;
+                (user.username, user.username_normalized, self.delivery(ctx))
+            }
+        };
         let mut state = state_of(&loaded)?;
         let target = CodeTarget {
             tenant: ctx.tenant.id,
             tenant_name: &ctx.tenant.name,
             flow: loaded.flow.id,
-            to: &user.username,
-            normalized: &user.username_normalized,
+            to: &to,
+            normalized: &normalized,
             purpose: MailPurpose::Resetpassword,
         };
-        state.codes = self.otp.send(&target, state.codes).await?;
-        let token = self
-            .tokens
-            .code_sent(&loaded, &state.to_json(), Step::ResetOob)
-            .await?;
+        state.codes = self.otp.send_via(&target, state.codes, delivery).await?;
+        let json = phantom::mark(phantom.as_ref(), state.to_json());
+        let token = self.tokens.code_sent(&loaded, &json, Step::ResetOob).await?;
         Ok(ResetChallengeOutcome::Oob {
             token,
-            target_label: mask_email(&user.username),
+            target_label: mask_email(&to),
             code_length: self.otp.code_length(),
             interval: self.otp.interval_secs(),
         })
@@ -187,6 +210,10 @@ impl ResetService {
             .await?;
         let code = code.ok_or(FlowError::MissingParameter("oob"))?;
         self.otp.verify(loaded.flow.id, code).await?;
+        if Phantom::of_state(&loaded.flow.state).is_some() {
+            // Nobody was told this code; a lucky guess is still a wrong code.
+            return Err(FlowError::InvalidCode(crate::error::CodeProblem::Wrong));
+        }
         let mut state = state_of(&loaded)?;
         state.verified = true;
         self.tokens
@@ -248,16 +275,22 @@ impl ResetService {
         let mail = OutboundEmail::PasswordChanged {
             to: user.username.clone(),
         };
-        if let Err(e) = self
-            .mailer
-            .send(
-                &MailTenant {
-                    name: ctx.tenant.name.clone(),
-                },
-                &mail,
-            )
-            .await
-        {
+        let tenant = MailTenant {
+            name: ctx.tenant.name.clone(),
+        };
+        let sent = match self.delivery(ctx) {
+            Delivery::Outbox => self
+                .outbox
+                .enqueue(&tenant, &mail)
+                .await
+                .map_err(anyhow::Error::from),
+            _ => self
+                .mailer
+                .send(&tenant, &mail)
+                .await
+                .map_err(anyhow::Error::from),
+        };
+        if let Err(e) = sent {
             // The reset is done; a lost notice must not undo it or fail the request.
             tracing::warn!(error = %e, user = %user.id, "could not send the password-changed notice");
         }

@@ -8,13 +8,14 @@ use crate::flow::challenge::{ChallengeTypes, Method, Negotiated, negotiate_sign_
 use crate::flow::continuation::{
     ContinuationTokens, Endpoint, IssuedToken, LoadedFlow, NewFlow, Step, Usage,
 };
+use crate::flow::phantom::{self, Phantom};
 use crate::flow::signup::mask_email;
 use crate::mail::MailPurpose;
 use crate::model::{FlowKind, User};
 use crate::ports::Store;
 use crate::secret::Password;
 use crate::security::lockout::SmartLockout;
-use crate::strategy::email_otp::{CodeTarget, EmailOtp, SendHistory};
+use crate::strategy::email_otp::{CodeTarget, Delivery, EmailOtp, SendHistory};
 use crate::strategy::password::{PasswordHasher, needs_rehash};
 use crate::token::{TokenIssuer, TokenSet};
 use crate::username::Username;
@@ -95,9 +96,14 @@ impl SignInService {
         let user = self
             .store
             .user_by_username(ctx.tenant.id, username.normalized())
-            .await?
-            .ok_or(FlowError::UserNotFound)?;
-        let method = match negotiate_sign_in(&ctx.app.method, user.password_hash.is_some(), &types) {
+            .await?;
+        // Enumeration protection: an unknown address goes on as a user of this app would.
+        let (user_id, has_password, phantom) = match user {
+            Some(user) => (Some(user.id), user.password_hash.is_some(), None),
+            None if ctx.tenant.security.enumeration_protection => (None, true, Some(Phantom::of(&username))),
+            None => return Err(FlowError::UserNotFound),
+        };
+        let method = match negotiate_sign_in(&ctx.app.method, has_password, &types) {
             Negotiated::Use(m) => m,
             Negotiated::Redirect(reason) => return Ok(InitiateOutcome::Redirect(reason)),
         };
@@ -107,8 +113,8 @@ impl SignInService {
                 ctx,
                 NewFlow {
                     kind: FlowKind::SignIn,
-                    user_id: Some(user.id),
-                    state: SignInState::Initiated { method }.to_json(),
+                    user_id,
+                    state: phantom::mark(phantom.as_ref(), SignInState::Initiated { method }.to_json()),
                     challenge_types: types.to_strings(),
                     capabilities,
                     first_step: Step::SignInChallenge,
@@ -142,11 +148,26 @@ impl SignInService {
             )
             .await?;
         let types = ChallengeTypes::parse_or_stored(challenge_types, &loaded.flow.challenge_types)?;
-        let user = self
-            .flow_user(ctx, &loaded)
-            .await?
-            .ok_or(FlowError::UserNotFound)?;
-        let method = match negotiate_sign_in(&ctx.app.method, user.password_hash.is_some(), &types) {
+        let phantom = Phantom::of_state(&loaded.flow.state);
+        let (to, normalized, has_password, delivery) = match (self.flow_user(ctx, &loaded).await?, &phantom) {
+            (Some(u), _) => {
+                let delivery = if ctx.tenant.security.enumeration_protection {
+                    Delivery::Outbox
+                } else {
+                    Delivery::Direct
+                };
+                (
+                    u.username,
+                    u.username_normalized,
+                    u.password_hash.is_some(),
+                    delivery,
+                )
+            }
+            // A code for an unknown address is stored but sent to nobody.
+            (None, Some(p)) => (p.username.clone(), p.normalized.clone(), true, Delivery::Nothing),
+            (None, None) => return Err(FlowError::UserNotFound),
+        };
+        let method = match negotiate_sign_in(&ctx.app.method, has_password, &types) {
             Negotiated::Use(m) => m,
             Negotiated::Redirect(reason) => return Ok(ChallengeOutcome::Redirect(reason)),
         };
@@ -156,7 +177,7 @@ impl SignInService {
                 .tokens
                 .advance(
                     &loaded,
-                    &SignInState::PasswordChallenged.to_json(),
+                    &phantom::mark(phantom.as_ref(), SignInState::PasswordChallenged.to_json()),
                     None,
                     Some(Step::SignInPassword),
                 )
@@ -172,16 +193,16 @@ impl SignInService {
             tenant: ctx.tenant.id,
             tenant_name: &ctx.tenant.name,
             flow: loaded.flow.id,
-            to: &user.username,
-            normalized: &user.username_normalized,
+            to: &to,
+            normalized: &normalized,
             purpose: MailPurpose::Signin,
         };
-        let codes = self.otp.send(&target, history).await?;
-        let json = SignInState::CodeSent { codes }.to_json();
+        let codes = self.otp.send_via(&target, history, delivery).await?;
+        let json = phantom::mark(phantom.as_ref(), SignInState::CodeSent { codes }.to_json());
         let token = self.tokens.code_sent(&loaded, &json, Step::SignInOob).await?;
         Ok(ChallengeOutcome::Oob {
             token,
-            target_label: mask_email(&user.username),
+            target_label: mask_email(&to),
             code_length: self.otp.code_length(),
             interval: self.otp.interval_secs(),
         })

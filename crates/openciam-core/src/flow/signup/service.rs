@@ -11,11 +11,11 @@ use crate::flow::continuation::{
     ContinuationTokens, Endpoint, IssuedToken, LoadedFlow, NewFlow, Step, Usage,
 };
 use crate::ids::UserId;
-use crate::mail::MailPurpose;
+use crate::mail::{MailPurpose, OutboundEmail};
 use crate::model::{AttributeSpec, FlowKind, SignInMethod, User};
 use crate::ports::Store;
 use crate::secret::Password;
-use crate::strategy::email_otp::{CodeTarget, EmailOtp, SendHistory};
+use crate::strategy::email_otp::{CodeTarget, Delivery, EmailOtp, SendHistory};
 use crate::strategy::password::PasswordHasher;
 use crate::strategy::password_policy::PasswordPolicy;
 use crate::username::Username;
@@ -160,11 +160,14 @@ impl SignUpService {
         if let Negotiated::Redirect(reason) = negotiate_sign_up(&ctx.app.method, &types) {
             return Ok(StartOutcome::Redirect(reason));
         }
-        if self
-            .store
-            .user_by_username(ctx.tenant.id, username.normalized())
-            .await?
-            .is_some()
+        // Enumeration protection: an address with an account goes on; its `challenge` tells the
+        // owner instead of sending a code.
+        if !ctx.tenant.security.enumeration_protection
+            && self
+                .store
+                .user_by_username(ctx.tenant.id, username.normalized())
+                .await?
+                .is_some()
         {
             return Err(FlowError::UserAlreadyExists);
         }
@@ -245,7 +248,8 @@ impl SignUpService {
             normalized: &state.email_normalized,
             purpose: MailPurpose::Signup,
         };
-        state.codes = self.otp.send(&target, state.codes).await?;
+        let delivery = self.delivery(ctx, &state).await?;
+        state.codes = self.otp.send_via(&target, state.codes, delivery).await?;
         let token = self
             .tokens
             .code_sent(&loaded, &state.to_json(), Step::SignUpOob)
@@ -255,6 +259,22 @@ impl SignUpService {
             target_label: mask_email(&state.email),
             code_length: self.otp.code_length(),
             interval: self.otp.interval_secs(),
+        })
+    }
+
+    /// How the code is delivered: now, or (enumeration protection) through the outbox — and
+    /// for an address that has an account, not at all: its owner is told someone tried instead.
+    async fn delivery(&self, ctx: &ClientContext, state: &SignUpState) -> FlowResult<Delivery> {
+        if !ctx.tenant.security.enumeration_protection {
+            return Ok(Delivery::Direct);
+        }
+        let taken = self
+            .store
+            .user_by_username(ctx.tenant.id, &state.email_normalized)
+            .await?;
+        Ok(match taken {
+            Some(user) => Delivery::Notice(OutboundEmail::SignupAttempt { to: user.username }),
+            None => Delivery::Outbox,
         })
     }
 
