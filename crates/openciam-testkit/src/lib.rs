@@ -13,7 +13,8 @@ use openciam_core::services::{CoreConfig, Services};
 use openciam_core::strategy::email_otp::OtpConfig;
 use openciam_core::strategy::password::HasherConfig;
 use openciam_core::token::TokenConfig;
-use openciam_http::HttpConfig;
+use openciam_core::security::rate_limit::{LimitProfile, ProfileName};
+use openciam_http::{HttpConfig, TrustedProxy};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -36,6 +37,10 @@ pub struct Options {
     pub resend_interval: u64,
     /// Codes per address per hour.
     pub max_codes_per_address: i64,
+    /// Rate-limit profile (default `test`: no per-IP limit, per-target limits no suite reaches).
+    pub limits: ProfileName,
+    /// `[http] trusted_proxy_header` and `trusted_proxy_hops` (default none: the peer address).
+    pub trusted_proxy: Option<(String, usize)>,
 }
 
 impl Default for Options {
@@ -46,6 +51,8 @@ impl Default for Options {
             body_limit: 64 * 1024,
             resend_interval: 0,
             max_codes_per_address: 20,
+            limits: ProfileName::Test,
+            trusted_proxy: None,
         }
     }
 }
@@ -285,11 +292,16 @@ impl TestApp {
                 max_per_address_per_hour: options.max_codes_per_address,
                 ..OtpConfig::default()
             },
+            limits: LimitProfile::named(options.limits),
             ..CoreConfig::default()
         };
         let http = HttpConfig {
             cors_any_origin: options.cors_any_origin,
             body_limit: options.body_limit,
+            trusted_proxy: options
+                .trusted_proxy
+                .as_ref()
+                .map(|(header, hops)| TrustedProxy::new(header, *hops).unwrap()),
             ..HttpConfig::default()
         };
         let setup = openciam_mail::build(&openciam_mail::MailConfig::default(), clock.clone()).unwrap();

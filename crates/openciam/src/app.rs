@@ -124,7 +124,8 @@ pub async fn bind(addr: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
     Ok((listener, local))
 }
 
-/// Deletes expired flows every `every`, for as long as the process runs.
+/// Deletes expired flows and ended rate-limit windows every `every`, for as long as the
+/// process runs.
 pub fn spawn_purger(services: Arc<Services>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -134,6 +135,11 @@ pub fn spawn_purger(services: Arc<Services>, every: Duration) {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(flows = n, "purged expired flows"),
                 Err(e) => tracing::warn!(error = %e, "purging expired flows failed"),
+            }
+            match services.limits.purge().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(buckets = n, "purged ended rate-limit windows"),
+                Err(e) => tracing::warn!(error = %e, "purging rate-limit counters failed"),
             }
         }
     });

@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format as _, Toml};
 use openciam_core::model::{AttributeSpec, SignInMethod};
+use openciam_core::security::rate_limit::ProfileName;
 use openciam_core::strategy::password_policy::PolicyProfile;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
@@ -41,6 +42,9 @@ pub struct Config {
     /// One-time codes.
     #[serde(default)]
     pub codes: CodesSection,
+    /// Request-rate limits.
+    #[serde(default)]
+    pub limits: LimitsSection,
     /// HTTPS served by openciam itself. Leave it out when a reverse proxy in front terminates
     /// TLS; then set `public_url` to the https URL clients use at the proxy.
     #[serde(default)]
@@ -97,6 +101,12 @@ pub struct HttpSection {
     pub body_limit_bytes: usize,
     /// Seconds after which a request is abandoned with 503.
     pub request_timeout_seconds: u64,
+    /// Header a trusted reverse proxy puts the client's IP in (e.g. `x-forwarded-for`); unset
+    /// (the default), the peer address is the client IP and such headers are ignored.
+    pub trusted_proxy_header: Option<String>,
+    /// Trusted proxies in front of openciam that each append to the header: the client IP is
+    /// the entry this many places from the right (default 1: the one the nearest proxy added).
+    pub trusted_proxy_hops: usize,
 }
 
 impl Default for HttpSection {
@@ -104,8 +114,35 @@ impl Default for HttpSection {
         Self {
             body_limit_bytes: 64 * 1024,
             request_timeout_seconds: 30,
+            trusted_proxy_header: None,
+            trusted_proxy_hops: 1,
         }
     }
+}
+
+impl HttpSection {
+    /// The trusted-proxy setting, checked: a valid header name and at least one hop.
+    pub fn trusted_proxy(&self) -> anyhow::Result<Option<openciam_http::TrustedProxy>> {
+        let Some(name) = self
+            .trusted_proxy_header
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        openciam_http::TrustedProxy::new(name.trim(), self.trusted_proxy_hops)
+            .map(Some)
+            .with_context(|| format!("invalid [http] trusted_proxy_header {name:?} / trusted_proxy_hops"))
+    }
+}
+
+/// `[limits]`: request-rate limits (429). Each tenant can change or turn off every limit with
+/// `openciam tenant security <tenant> --set rate_limits.…`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// `serve` (the default: production numbers), `test`, `bench` or `off`.
+    pub profile: ProfileName,
 }
 
 /// `[tls]`: serve HTTPS directly (rustls). Both files are read once, at start-up.

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use openciam_core::clock::SystemClock;
 use openciam_core::crypto::MasterKey;
+use openciam_core::security::rate_limit::{LimitProfile, ProfileName};
 use openciam_core::services::CoreConfig;
 use openciam_core::token::TokenConfig;
 use openciam_http::HttpConfig;
@@ -34,6 +35,10 @@ pub struct DevArgs {
     /// use; the server certificate covers 127.0.0.1, 10.0.2.2, localhost and openciam.localhost).
     #[arg(long)]
     pub tls: bool,
+    /// Request-rate limits: serve (production numbers, the default), test (the automated
+    /// suites), bench (the load tool) or off.
+    #[arg(long, default_value = "serve")]
+    pub limits: ProfileName,
 }
 
 /// Reads the dev master key, creating it (mode 0600) on first start.
@@ -75,6 +80,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             public_url: public_url.trim_end_matches('/').to_owned(),
             ..TokenConfig::default()
         },
+        limits: LimitProfile::named(args.limits),
         ..CoreConfig::default()
     };
     let http = HttpConfig {
@@ -117,6 +123,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "  dev mailbox:          {scheme}://{addr}/_dev/mailbox  (JSON: /_dev/mailbox/latest-code?to=EMAIL)"
+    )?;
+    writeln!(
+        out,
+        "  rate limits:          {} profile (--limits serve|test|bench|off)",
+        args.limits
     )?;
     writeln!(out, "  data:                 {}", args.data.display())?;
     writeln!(

@@ -7,6 +7,7 @@ use clap::Args;
 use openciam_core::clock::SystemClock;
 use openciam_core::crypto::MasterKey;
 use openciam_core::flow::continuation::ContinuationConfig;
+use openciam_core::security::rate_limit::LimitProfile;
 use openciam_core::services::CoreConfig;
 use openciam_core::strategy::password::HasherConfig;
 use openciam_core::token::TokenConfig;
@@ -54,6 +55,7 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
             },
         },
         otp: config.codes.to_core(),
+        limits: LimitProfile::named(config.limits.profile),
         outbox: Default::default(),
     }
 }
@@ -78,6 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: config.http.body_limit_bytes,
         cors_any_origin: false,
         request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
+        trusted_proxy: config.http.trusted_proxy()?,
     };
     let core = core_config(&config, &resolved.public_url);
     if config.mail.backend == openciam_mail::MailBackend::Dev {

@@ -13,6 +13,7 @@ mod form;
 mod import;
 mod keys;
 mod multinode;
+mod rate_limits;
 mod refresh;
 mod reset;
 mod scopes;
