@@ -82,7 +82,7 @@ function startWatchdog(childPid) {
 }
 
 /**
- * Starts `openciam dev --listen 127.0.0.1:0 --data <dir>` and waits for the first
+ * Starts `openciam dev --listen 127.0.0.1:0 --data <dir> --limits test` and waits for the first
  * `http://127.0.0.1:PORT` on stdout (or stderr). Returns { proc, origin, baseUrl, clientId, output() , stop() }.
  */
 export async function startOpenciam(dataDir, { tenant = "demo" } = {}) {
@@ -90,7 +90,8 @@ export async function startOpenciam(dataDir, { tenant = "demo" } = {}) {
     if (!fs.existsSync(bin)) {
         throw new Error(`openciam binary not found at ${bin} (set OPENCIAM_BIN)`);
     }
-    const args = ["dev", "--listen", "127.0.0.1:0", "--data", dataDir];
+    // The test profile: every browser test shares 127.0.0.1, so no per-IP limit.
+    const args = ["dev", "--listen", "127.0.0.1:0", "--data", dataDir, "--limits", "test"];
     const proc = spawn(bin, args, {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, RUST_BACKTRACE: "1" },
