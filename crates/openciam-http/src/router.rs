@@ -1,6 +1,6 @@
 //! Every route, in one place (paths mirror Entra under `/{tenant}`), and the middleware stack.
 
-use crate::routes::{dev, discovery, health, not_found, reset, signin, signup, token};
+use crate::routes::{dev, discovery, health, not_found, openapi, reset, signin, signup, token};
 use crate::state::AppState;
 use crate::{cors, ctx};
 use axum::Router;
@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     }
     routes
         .route("/healthz", get(health::healthz))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/{tenant}/signup/v1.0/start", post(signup::signup_start))
         .route("/{tenant}/signup/v1.0/challenge", post(signup::signup_challenge))
         .route("/{tenant}/signup/v1.0/continue", post(signup::signup_continue))

@@ -3,6 +3,7 @@
 pub(crate) mod dev;
 pub(crate) mod discovery;
 pub(crate) mod health;
+pub(crate) mod openapi;
 pub(crate) mod reset;
 pub(crate) mod signin;
 pub(crate) mod signup;

@@ -15,6 +15,7 @@ mod input_limits;
 mod keys;
 mod multinode;
 mod no_secrets_in_logs;
+mod openapi;
 mod rate_limits;
 mod refresh;
 mod reset;
