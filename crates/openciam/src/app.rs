@@ -124,8 +124,8 @@ pub async fn bind(addr: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
     Ok((listener, local))
 }
 
-/// Deletes expired flows and ended rate-limit windows every `every`, for as long as the
-/// process runs.
+/// Deletes expired flows, ended rate-limit windows and audit events past their retention,
+/// every `every`, for as long as the process runs.
 pub fn spawn_purger(services: Arc<Services>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -140,6 +140,11 @@ pub fn spawn_purger(services: Arc<Services>, every: Duration) {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(buckets = n, "purged ended rate-limit windows"),
                 Err(e) => tracing::warn!(error = %e, "purging rate-limit counters failed"),
+            }
+            match services.audit.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(events = n, "purged audit events past retention"),
+                Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
             }
         }
     });

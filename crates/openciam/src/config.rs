@@ -45,6 +45,9 @@ pub struct Config {
     /// Request-rate limits.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Audit log.
+    #[serde(default)]
+    pub audit: AuditSection,
     /// HTTPS served by openciam itself. Leave it out when a reverse proxy in front terminates
     /// TLS; then set `public_url` to the https URL clients use at the proxy.
     #[serde(default)]
@@ -237,6 +240,31 @@ impl CodesSection {
             resend_interval: std::time::Duration::from_secs(self.resend_interval_seconds),
             max_per_flow: self.max_per_flow,
             max_per_address_per_hour: self.max_per_address_per_hour,
+        }
+    }
+}
+
+/// `[audit]`: the security audit log (`openciam audit`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    /// Days events are kept before the periodic purge deletes them; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        Self {
+            retention_days: openciam_core::audit::AuditConfig::default().retention_days,
+        }
+    }
+}
+
+impl AuditSection {
+    /// The core's audit settings.
+    pub fn to_core(&self) -> openciam_core::audit::AuditConfig {
+        openciam_core::audit::AuditConfig {
+            retention_days: self.retention_days,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: one binary, subcommands for running and administering openciam.
 
 pub mod app;
+pub mod audit;
 pub mod db;
 pub mod dev;
 pub mod keys;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Rotate and list token-signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Show the security audit log (sign-ins, lockouts, codes, resets, admin actions); `audit
+    /// purge` deletes old events.
+    Audit(audit::AuditArgs),
 }
 
 /// Runs a parsed command.
@@ -66,5 +70,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mail(cmd) => mail::run(cmd).await,
         Command::Db(cmd) => db::run(cmd).await,
         Command::Keys(cmd) => keys::run(cmd).await,
+        Command::Audit(args) => audit::run(args).await,
     }
 }

@@ -57,6 +57,7 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
         otp: config.codes.to_core(),
         limits: LimitProfile::named(config.limits.profile),
         outbox: Default::default(),
+        audit: config.audit.to_core(),
     }
 }
 

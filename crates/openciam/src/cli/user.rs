@@ -28,6 +28,8 @@ pub enum UserCommand {
     RevokeSessions(UserArgs),
     /// Import users from another system, keeping their password hashes (all or none).
     Import(ImportArgs),
+    /// End a smart lockout now and forget the user's failed passwords.
+    Unlock(UserArgs),
 }
 
 /// `user import`.
@@ -187,6 +189,14 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             println!("revoked {n} session(s) of {}", u.email);
         }
         UserCommand::Import(i) => import(i).await?,
+        UserCommand::Unlock(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            if admin.unlock(&u.tenant.tenant, &u.email).await? {
+                println!("unlocked {}: failed sign-ins forgotten", u.email);
+            } else {
+                println!("{} was not locked and had no failed sign-ins", u.email);
+            }
+        }
     }
     Ok(())
 }
