@@ -280,37 +280,6 @@ pub trait BulkStore: Send + Sync {
     async fn import_snapshot(&self, snapshot: &Snapshot, replace: bool) -> StoreResult<()>;
 }
 
-/// Smart-lockout state per account (see [`crate::security::lockout`]).
-#[async_trait]
-pub trait LockoutStore: Send + Sync {
-    /// The account's failure state, if any.
-    async fn lockout_state(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<LockoutState>>;
-    /// Atomically applies [`LockoutState::record_failure`] with `mac` at `now` to the account's
-    /// state (creating it) and stores the result: concurrent failures on any node are each
-    /// counted once, on the latest state.
-    async fn record_password_failure(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        mac: &[u8],
-        now: i64,
-        settings: &LockoutSettings,
-    ) -> StoreResult<FailureOutcome>;
-    /// Forgets the account's failures and lockouts. True when there was state.
-    async fn clear_lockout(&self, tenant: TenantId, user: UserId) -> StoreResult<bool>;
-}
-
-/// The append-only audit log (see [`crate::audit`]).
-#[async_trait]
-pub trait AuditStore: Send + Sync {
-    /// Appends an event (its `id` is ignored; the store assigns one).
-    async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()>;
-    /// Events matching `filter`, oldest first (by time, then id).
-    async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
-    /// Deletes events older than `before` (Unix seconds). Returns how many.
-    async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
-}
-
 /// One message waiting in the mail outbox. `sealed` is opaque to the store: the message,
 /// encrypted by the core (it may hold a one-time code).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,10 +361,10 @@ pub trait Store:
     + RefreshTokenStore
     + KeyStore
     + BulkStore
+    + OutboxStore
     + LockoutStore
     + AuditStore
     + RateLimitStore
-    + OutboxStore
 {
 }
 
@@ -408,9 +377,9 @@ impl<T> Store for T where
         + RefreshTokenStore
         + KeyStore
         + BulkStore
+        + OutboxStore
         + LockoutStore
         + AuditStore
         + RateLimitStore
-        + OutboxStore
 {
 }

@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "tests and their helpers fail loudly")]
 
 mod admin;
+mod audit;
 mod code_guessing;
 mod cors;
 mod dbcopy;
@@ -13,6 +14,7 @@ mod form;
 mod import;
 mod input_limits;
 mod keys;
+mod lockout;
 mod multinode;
 mod no_secrets_in_logs;
 mod openapi;
