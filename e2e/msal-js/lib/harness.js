@@ -4,6 +4,7 @@ import { spawn, execFile } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,16 +83,22 @@ function startWatchdog(childPid) {
 }
 
 /**
- * Starts `openciam dev --listen 127.0.0.1:0 --data <dir> --limits test` and waits for the first
- * `http://127.0.0.1:PORT` on stdout (or stderr). Returns { proc, origin, baseUrl, clientId, output() , stop() }.
+ * Starts `openciam dev --listen 127.0.0.1:0 --data <dir> --limits test` (with `tls: true` also `--tls`: HTTPS with the
+ * local CA it makes under `<dir>/tls`) and waits for the first `http(s)://127.0.0.1:PORT` on stdout (or stderr); with
+ * TLS also for the CA path and the server key's SPKI hash it prints. Returns { proc, origin, baseUrl, clientId,
+ * output(), stop() } plus, with TLS, `caFile` (PEM path) and `spki` (for Chromium's --ignore-certificate-errors-spki-list).
  */
-export async function startOpenciam(dataDir, { tenant = "demo" } = {}) {
+export async function startOpenciam(dataDir, { tenant = "demo", tls = false } = {}) {
     const bin = openciamBin();
     if (!fs.existsSync(bin)) {
         throw new Error(`openciam binary not found at ${bin} (set OPENCIAM_BIN)`);
     }
     // The test profile: every browser test shares 127.0.0.1, so no per-IP limit.
     const args = ["dev", "--listen", "127.0.0.1:0", "--data", dataDir, "--limits", "test"];
+    if (tls) args.push("--tls");
+    const scheme = tls ? "https" : "http";
+    let caFile = null;
+    let spki = null;
     const proc = spawn(bin, args, {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, RUST_BACKTRACE: "1" },
@@ -111,10 +118,15 @@ export async function startOpenciam(dataDir, { tenant = "demo" } = {}) {
         if (out.length > 200_000) out = out.slice(-200_000);
         const c = out.match(/client[ _-]?id\s*[:=]\s*([0-9a-fA-F-]{36})/i);
         if (c) clientId = c[1];
-        // First http://127.0.0.1:PORT with a real (non-zero) port wins.
-        for (const m of out.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)) {
+        if (tls) {
+            caFile = caFile || out.match(/HTTPS, local CA:\s+(\S+)/)?.[1] || null;
+            spki = spki || out.match(/--ignore-certificate-errors-spki-list=(\S+)/)?.[1] || null;
+            if (!caFile || !spki) return;
+        }
+        // First http(s)://127.0.0.1:PORT with a real (non-zero) port wins.
+        for (const m of out.matchAll(new RegExp(`${scheme}://127\\.0\\.0\\.1:(\\d+)`, "g"))) {
             if (Number(m[1]) > 0) {
-                resolveUrl(`http://127.0.0.1:${m[1]}`);
+                resolveUrl(`${scheme}://127.0.0.1:${m[1]}`);
                 break;
             }
         }
@@ -141,6 +153,8 @@ export async function startOpenciam(dataDir, { tenant = "demo" } = {}) {
     return {
         proc,
         origin,
+        caFile,
+        spki,
         baseUrl: `${origin}/${tenant}`,
         get clientId() {
             return process.env.OPENCIAM_CLIENT_ID || clientId || DEFAULT_CLIENT_ID;
@@ -242,11 +256,16 @@ export const CHROMIUM_ARGS = [
     "--disable-sync",
 ];
 
-export async function launchBrowser() {
+/**
+ * Launches headless Chromium. `spki` (base64 SHA-256 of a server key's SubjectPublicKeyInfo, as `openciam dev --tls`
+ * prints it) makes Chromium accept exactly that server's certificate, as if the dev CA were installed; no other
+ * certificate error is ignored.
+ */
+export async function launchBrowser({ spki } = {}) {
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({
         executablePath: chromiumPath(),
-        args: CHROMIUM_ARGS,
+        args: spki ? [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${spki}`] : CHROMIUM_ARGS,
         headless: true,
         timeout: TIMEOUTS.browserLaunch,
     });
@@ -352,7 +371,7 @@ export function decodeJwtPayload(jwt) {
  * Polls `GET {origin}/_dev/mailbox/latest-code?to=EMAIL[&purpose=…][&since=<epoch ms>]` until it answers 200
  * with `{"code": "…"}` (404 = nothing yet) or `timeoutMs` passes. Resolves the code string.
  */
-export async function readMailboxCode(origin, to, { purpose, since, timeoutMs = 15_000, intervalMs = 200 } = {}) {
+export async function readMailboxCode(origin, to, { purpose, since, timeoutMs = 15_000, intervalMs = 200, caFile } = {}) {
     const q = new URLSearchParams({ to });
     if (purpose) q.set("purpose", purpose);
     if (since !== undefined) q.set("since", String(since));
@@ -361,7 +380,7 @@ export async function readMailboxCode(origin, to, { purpose, since, timeoutMs = 
     let last = "(no response)";
     for (;;) {
         try {
-            const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+            const res = caFile ? await httpsGet(url, caFile) : await fetch(url, { signal: AbortSignal.timeout(5_000) });
             const body = await res.text();
             last = `${res.status} ${body}`;
             if (res.status === 200) {
@@ -379,4 +398,28 @@ export async function readMailboxCode(origin, to, { purpose, since, timeoutMs = 
         }
         await new Promise((r) => setTimeout(r, intervalMs));
     }
+}
+
+/**
+ * GET over HTTPS trusting only the PEM certificates in `caFile` (Node's `ca` option replaces the built-in roots).
+ * Resolves a fetch-like { status, text() }.
+ */
+export function httpsGet(url, caFile) {
+    const ca = fs.readFileSync(caFile);
+    return withTimeout(
+        new Promise((resolve, reject) => {
+            const req = https.get(url, { ca }, (res) => {
+                const chunks = [];
+                res.on("data", (c) => chunks.push(c));
+                res.on("end", () => {
+                    const body = Buffer.concat(chunks).toString("utf8");
+                    resolve({ status: res.statusCode, text: async () => body });
+                });
+                res.on("error", reject);
+            });
+            req.on("error", reject);
+        }),
+        5_000,
+        `GET ${url}`
+    );
 }

@@ -33,7 +33,7 @@ export const tenantPath = (suffix) => `/${TENANT}${suffix}`;
  * code-only account). `secrets` are strings blanked out of call descriptions in failure messages.
  * Returns { scenario, mailboxCode, server() }.
  */
-export function useSuite({ prefix, users = [], secrets = [] }) {
+export function useSuite({ prefix, users = [], secrets = [], tls = false }) {
     let dataDir;
     let server;
     let statics;
@@ -54,7 +54,7 @@ export function useSuite({ prefix, users = [], secrets = [] }) {
         try {
             await withTimeout(buildBundle(), 60_000, "esbuild bundle");
             dataDir = makeTempDir(prefix);
-            server = await startOpenciam(dataDir, { tenant: TENANT });
+            server = await startOpenciam(dataDir, { tenant: TENANT, tls });
             for (const u of users) {
                 const args = ["user", "create", "--data", dataDir, "--tenant", TENANT, "--email", u.email];
                 if (u.password) args.push("--password", u.password);
@@ -62,7 +62,7 @@ export function useSuite({ prefix, users = [], secrets = [] }) {
             }
             statics = await startStaticServer();
             assert.notEqual(statics.origin, server.origin, "page and API must be different origins");
-            browser = await launchBrowser();
+            browser = await launchBrowser({ spki: server.spki });
         } catch (e) {
             e.message += `\n--- openciam output ---\n${server?.output() ?? "(not started)"}`;
             await cleanup();
@@ -127,7 +127,7 @@ export function useSuite({ prefix, users = [], secrets = [] }) {
 
     /** The latest code mailed to `to` for `purpose` (signup|signin|resetpassword) since `since` (epoch ms). */
     function mailboxCode(to, purpose, since) {
-        return readMailboxCode(server.origin, to, { purpose, since, timeoutMs: 15_000 });
+        return readMailboxCode(server.origin, to, { purpose, since, timeoutMs: 15_000, caFile: server.caFile });
     }
 
     return { scenario, mailboxCode, server: () => server };

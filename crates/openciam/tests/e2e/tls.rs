@@ -298,3 +298,93 @@ async fn a_restart_keeps_the_ca_so_devices_keep_trusting_the_server() {
         .unwrap();
     assert_eq!(status, 200, "{body}");
 }
+
+/// A `serve` configuration with `[tls]` naming `cert` and `key`, in `dir`.
+fn serve_config(dir: &std::path::Path, cert: &std::path::Path, key: &std::path::Path) -> std::path::PathBuf {
+    let master = dir.join("master.key");
+    std::fs::write(&master, openciam_core::crypto::MasterKey::generate_base64()).unwrap();
+    let config = dir.join("openciam.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\npublic_url = \"https://openciam.localhost\"\nmaster_key_file = {master:?}\n\
+             [database]\nurl = \"sqlite://{}?mode=rwc\"\n\
+             [tls]\ncert_file = {cert:?}\nkey_file = {key:?}\n\
+             [mail]\nbackend = \"smtp\"\nfrom = \"Contoso <no-reply@contoso.example>\"\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\n\
+             [[tenants]]\nname = \"contoso\"\n[[tenants.apps]]\nclient_id = \"aaaaaaaa-0000-4000-8000-000000000001\"\n",
+            dir.join("serve.db").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[tokio::test]
+async fn serve_with_a_tls_section_serves_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs =
+        openciam::tls::ensure_dev_certificates(&dir.path().join("tls"), time::OffsetDateTime::now_utc())
+            .unwrap();
+    let config = serve_config(dir.path(), &certs.server_cert, &certs.server_key);
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("OPENCIAM_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (mut line, mut seen) = (String::new(), String::new());
+    let addr = loop {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let _ = child.kill();
+            panic!("serve stopped before listening:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.contains("openciam listening") {
+            let addr = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("addr="))
+                .unwrap();
+            break addr.parse::<SocketAddr>().unwrap();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    assert!(seen.contains("scheme=https"), "{seen}");
+    let ca = std::fs::read(&certs.ca_cert).unwrap();
+    let result = Https::new(trusting(&ca), addr.port(), "openciam.localhost")
+        .send("/contoso/v2.0/.well-known/openid-configuration", None)
+        .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let (status, body) = result.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["issuer"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://openciam.localhost/"),
+        "{body}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_key_that_does_not_match_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs =
+        openciam::tls::ensure_dev_certificates(&dir.path().join("tls"), time::OffsetDateTime::now_utc())
+            .unwrap();
+    let wrong_key = dir.path().join("tls").join("ca.key");
+    let config = serve_config(dir.path(), &certs.server_cert, &wrong_key);
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not match") && err.contains("ca.key"), "{err}");
+}
