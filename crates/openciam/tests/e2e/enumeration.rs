@@ -284,8 +284,21 @@ async fn reset_looks_the_same_and_mails_only_the_known_user() {
     let ut = reset_continue(&app, uc.str("continuation_token"), wrong).await;
     kt.assert_error("invalid_grant", 50181);
     assert_same(&kt, &ut);
+    // An account without a password (nothing to reset) looks the same too, and gets nothing.
+    let no_password = "azure@example.com";
+    app.services
+        .admin
+        .create_user("demo", no_password, None, serde_json::Map::new())
+        .await
+        .unwrap();
+    let (ns, nc) = reset_start(&app, no_password).await;
+    assert_same(&ks, &ns);
+    assert_same(&kc, &nc);
+    let nt = reset_continue(&app, nc.str("continuation_token"), wrong).await;
+    assert_same(&kt, &nt);
     assert_eq!(app.outbox_delivered(1).await, 1);
     assert!(app.mail_to(UNKNOWN).is_empty());
+    assert!(app.mail_to(no_password).is_empty());
     let ok = reset_continue(&app, kc.str("continuation_token"), &code).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }

@@ -121,12 +121,14 @@ impl ResetService {
             .store
             .user_by_username(ctx.tenant.id, username.normalized())
             .await?;
-        // Enumeration protection: an unknown address goes on as an account would.
+        // Enumeration protection: an unknown address, or an account without a password (which
+        // has nothing to reset), goes on as an account with a password would, and is sent nothing.
+        let protect = ctx.tenant.security.enumeration_protection;
         let (user_id, phantom) = match user {
-            Some(user) if user.password_hash.is_none() => return Err(FlowError::NoPassword),
-            Some(user) => (Some(user.id), None),
-            None if ctx.tenant.security.enumeration_protection => (None, Some(Phantom::of(&username))),
-            None => return Err(FlowError::UserNotFound),
+            Some(user) if user.password_hash.is_some() => (Some(user.id), None),
+            Some(_) if !protect => return Err(FlowError::NoPassword),
+            None if !protect => return Err(FlowError::UserNotFound),
+            Some(_) | None => (None, Some(Phantom::of(&username))),
         };
         let state = ResetState {
             codes: Default::default(),
