@@ -251,3 +251,45 @@ async fn events_past_retention_are_purged() {
     let out = audit_cli(&app, &["purge", "--older-than", "1d"]);
     assert_eq!(out.trim(), "purged 0 audit event(s) older than 86400 s");
 }
+
+#[tokio::test]
+async fn key_rotation_and_admin_commands_are_recorded() {
+    let app = TestApp::spawn().await;
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(app.store_args())
+            .env("OPENCIAM_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["keys", "rotate", "--activate-after", "10m"]);
+    run(&["user", "create", "--tenant", "demo", "--email", "cmd@example.com"]);
+    run(&[
+        "user",
+        "disable",
+        "--tenant",
+        "demo",
+        "--email",
+        "cmd@example.com",
+    ]);
+    run(&["user", "unlock", "--tenant", "demo", "--email", "cmd@example.com"]);
+
+    let rotated = AuditFilter {
+        event: Some("keys.rotated".into()),
+        ..AuditFilter::default()
+    };
+    let events = app.services.audit.events(&rotated).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert!(events[0].details["kid"].as_str().is_some_and(|k| !k.is_empty()));
+    let names: Vec<String> = events_of(&app, "cmd@example.com")
+        .await
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        names,
+        ["admin.user.create", "admin.user.disable", "admin.user.unlock"]
+    );
+}
