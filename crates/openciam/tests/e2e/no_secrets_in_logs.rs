@@ -500,3 +500,14 @@ async fn no_password_code_or_token_is_ever_logged() {
     }
     assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
 }
+
+#[test]
+fn the_search_finds_codes_and_encoded_secrets_but_not_digits_inside_numbers() {
+    assert!(occurs("form: oob=12345678&x", "12345678"));
+    assert!(!occurs("at 1764268123456789 ms", "12345678"));
+    let pw = "a b+c/&";
+    let logged = format!("body: password={}", encodings(pw)[1]);
+    assert_eq!(logged, "body: password=a+b%2Bc%2F%26");
+    assert!(encodings(pw).iter().any(|e| occurs(&logged, e)));
+    assert!(encodings(pw).contains(&"a%20b%2bc%2f%26".to_owned()));
+}
