@@ -381,3 +381,114 @@ async fn two_nodes_share_the_count() {
     assert_limited(&initiate(&b, &client, &[]).await, "ip");
     assert_limited(&initiate(&a, &client, &[]).await, "ip");
 }
+
+/// An `openciam serve` process over `app`'s database with `extra` TOML appended; killed on drop.
+struct ServeNode {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ServeNode {
+    fn start(app: &TestApp, name: &str, extra: &str) -> Self {
+        use std::io::{BufRead as _, BufReader};
+        let config = app.dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\npublic_url = \"http://login.openciam.test\"\n\
+                 master_key_file = \"{}\"\n[database]\nurl = \"{}\"\n\
+                 [mail]\nbackend = \"smtp\"\nfrom = \"Demo <no-reply@demo.example>\"\n\
+                 [mail.smtp]\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\n{extra}",
+                app.dir.path().join("master.key").display(),
+                app.database_url,
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("OPENCIAM_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.contains("openciam listening"))
+            .unwrap();
+        // Keep draining the log so the process never blocks on a full pipe.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .unwrap()
+            .trim_matches('"')
+            .to_owned();
+        Self {
+            child,
+            base: format!("http://{addr}/demo"),
+        }
+    }
+
+    async fn initiate(&self, app: &TestApp, forwarded_for: &str) -> Resp {
+        let r = app
+            .http
+            .post(format!("{}/oauth2/v2.0/initiate", self.base))
+            .header("x-forwarded-for", forwarded_for)
+            .form(&[
+                ("client_id", demo_client().as_str()),
+                ("username", EMAIL),
+                ("challenge_type", "password redirect"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or_default();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+impl Drop for ServeNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_reads_the_limits_profile_and_the_trusted_proxy_header() {
+    let app = TestApp::spawn().await;
+    app.create_user(EMAIL, RIGHT).await;
+    configure(
+        &app,
+        &["rate_limits.ip.max=2", "rate_limits.ip.window_seconds=3600"],
+    )
+    .await;
+    // The default profile (serve) and a trusted proxy: each forwarded client has its own count.
+    let node = ServeNode::start(
+        &app,
+        "proxied",
+        "[http]\ntrusted_proxy_header = \"x-forwarded-for\"\n",
+    );
+    for ip in ["198.51.100.1", "198.51.100.1", "198.51.100.2"] {
+        let r = node.initiate(&app, ip).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_limited(&node.initiate(&app, "198.51.100.1").await, "ip");
+    drop(node);
+    // [limits] profile = "off": nothing is limited, whatever the tenant says.
+    let node = ServeNode::start(&app, "off", "[limits]\nprofile = \"off\"\n");
+    for _ in 0..4 {
+        let r = node.initiate(&app, "198.51.100.1").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
