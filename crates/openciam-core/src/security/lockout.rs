@@ -308,6 +308,44 @@ impl SmartLockout {
         Ok(self.store.clear_lockout(tenant, user).await?)
     }
 
+    /// The lockout key of an address without an account, under enumeration protection: a stable
+    /// id derived (keyed) from the tenant and the normalised address, so that wrong passwords for
+    /// an unknown address lock it exactly as they would lock an account, and a lockout cannot
+    /// tell the two apart.
+    pub fn phantom_id(&self, tenant: TenantId, normalized: &str) -> UserId {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.key);
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&key);
+        ctx.update(b"phantom\0");
+        ctx.update(tenant.0.as_bytes());
+        ctx.update(b"\0");
+        ctx.update(normalized.as_bytes());
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&ctx.sign().as_ref()[..16]);
+        UserId(uuid::Uuid::from_bytes(id))
+    }
+
+    /// [`SmartLockout::wrong_password`] for an address without an account (see
+    /// [`SmartLockout::phantom_id`]): counts the failure and answers what an account would,
+    /// without auditing a user that does not exist.
+    pub async fn wrong_phantom_password(
+        &self,
+        tenant: TenantId,
+        phantom: UserId,
+        password: &Password,
+        settings: &LockoutSettings,
+    ) -> FlowError {
+        let now = self.clock.unix();
+        match self.failed(tenant, phantom, password, settings).await {
+            Ok(FailureOutcome::Counted { .. } | FailureOutcome::Repeated) => FlowError::InvalidPassword,
+            Ok(FailureOutcome::LockedNow { until, .. } | FailureOutcome::AlreadyLocked { until }) => {
+                FlowError::AccountLocked {
+                    retry_after: u64::try_from(until - now).unwrap_or(1),
+                }
+            }
+            Err(e) => e,
+        }
+    }
+
     /// HMAC-SHA256 over the user id and the password: equal only for the same password of the
     /// same user.
     fn mac(&self, user: UserId, password: &Password) -> Vec<u8> {

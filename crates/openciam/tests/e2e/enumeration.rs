@@ -441,3 +441,38 @@ async fn without_protection_unknown_and_taken_addresses_are_reported() {
     assert!(app.latest_code(KNOWN).is_some());
     assert_eq!(app.services.outbox.delivered(), 0);
 }
+
+#[tokio::test]
+async fn an_unknown_address_locks_out_like_an_account() {
+    let app = protected_app().await;
+    app.services
+        .admin
+        .configure_security("demo", &["lockout.threshold=3".to_owned()])
+        .await
+        .unwrap();
+    app.create_user(KNOWN, PASSWORD).await;
+    let client = demo_client();
+    let types = "password redirect";
+    let (_, kc) = sign_in_start(&app, &client, KNOWN, types).await;
+    let (_, uc) = sign_in_start(&app, &client, UNKNOWN, types).await;
+    let (kct, uct) = (kc.str("continuation_token"), uc.str("continuation_token"));
+    for (i, wrong) in ["Wrong-Pass-1", "Wrong-Pass-2", "Wrong-Pass-3", "Wrong-Pass-4"]
+        .into_iter()
+        .enumerate()
+    {
+        let kt = token(&app, &client, kct, ("password", "password", wrong)).await;
+        let ut = token(&app, &client, uct, ("password", "password", wrong)).await;
+        let expected = if i < 2 { 50126 } else { 50053 };
+        kt.assert_error("invalid_grant", expected);
+        ut.assert_error("invalid_grant", expected);
+        if i < 3 {
+            // (Later answers say how many seconds are left, which a clock tick may change.)
+            assert_same(&kt, &ut);
+        }
+    }
+    // While locked neither costs a hash.
+    let before = app.services.passwords.hashes_computed();
+    let ut = token(&app, &client, uct, ("password", "password", PASSWORD)).await;
+    ut.assert_error("invalid_grant", 50053);
+    assert_eq!(app.services.passwords.hashes_computed(), before);
+}

@@ -223,16 +223,32 @@ impl SignInService {
         let password = password.ok_or(FlowError::MissingParameter("password"))?;
         let scopes = self.directory.scopes(ctx, scope).await?;
         let user = self.flow_user(ctx, &loaded).await?;
+        // Under enumeration protection an unknown address locks like an account does.
+        let phantom = match (&user, Phantom::of_state(&loaded.flow.state)) {
+            (None, Some(p)) => Some(self.lockout.phantom_id(ctx.tenant.id, &p.normalized)),
+            _ => None,
+        };
         // Smart lockout: while locked, answer at once (no hash, nothing counted, token kept).
-        let prior = self.lockout.before_password(user.as_ref()).await?;
+        let prior = match phantom {
+            Some(id) => self.lockout.check(ctx.tenant.id, id).await?,
+            None => self.lockout.before_password(user.as_ref()).await?,
+        };
         // A user deleted mid-flow still costs one hash, so timing reveals nothing.
         let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
         if !self.passwords.verify(password, hash).await? {
             let settings = &ctx.tenant.security.lockout;
-            return Err(self
-                .lockout
-                .wrong_password(user.as_ref(), password, settings)
-                .await);
+            return Err(match phantom {
+                Some(id) => {
+                    self.lockout
+                        .wrong_phantom_password(ctx.tenant.id, id, password, settings)
+                        .await
+                }
+                None => {
+                    self.lockout
+                        .wrong_password(user.as_ref(), password, settings)
+                        .await
+                }
+            });
         }
         let user = user.ok_or(FlowError::InvalidPassword)?;
         let tokens = self.complete(ctx, &loaded, &user, &scopes).await?;
