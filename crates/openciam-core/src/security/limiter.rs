@@ -9,14 +9,15 @@
 //! Buckets are `{tenant id}/{limit}/{subject}`. The subject of the IP limit is the IPv4 address,
 //! or the /64 prefix of an IPv6 address (one subscriber usually holds a whole /64). Address
 //! subjects are normalised usernames; for requests that carry a continuation token, the subject
-//! is the flow's user (`user:{id}`), else its normalised address (`address:{…}`), else the flow
-//! itself (`flow:{id}`).
+//! is the flow's user (`user:{id}`), else its normalised address (`address:{…}`: a sign-up, or
+//! an unknown user's flow under enumeration protection), else the flow itself (`flow:{id}`).
 
 use super::rate_limit::{LimitName, LimitProfile, RateLimitOverrides};
 use crate::clock::Clock;
 use crate::crypto::token_hash;
 use crate::directory::ClientContext;
 use crate::error::{FlowError, FlowResult};
+use crate::flow::phantom::Phantom;
 use crate::ids::TenantId;
 use crate::ports::Store;
 use crate::request::RequestMeta;
@@ -128,10 +129,14 @@ impl Limiter {
         if flow.tenant_id != ctx.tenant.id {
             return Ok(None);
         }
+        // Sign-up flows carry the address; enumeration-protection flows for an unknown user
+        // carry theirs as a phantom, so an unknown address is limited like a known account.
         let address = flow
             .state
             .get("email_normalized")
-            .and_then(serde_json::Value::as_str);
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| Phantom::of_state(&flow.state).map(|p| p.normalized));
         Ok(Some(match (flow.user_id, address) {
             (Some(user), _) => format!("user:{}", user.0),
             (None, Some(address)) => format!("address:{address}"),

@@ -492,3 +492,24 @@ async fn serve_reads_the_limits_profile_and_the_trusted_proxy_header() {
         assert_eq!(r.status, 200, "{}", r.body);
     }
 }
+
+#[tokio::test]
+async fn an_unknown_address_is_limited_like_an_account_under_enumeration_protection() {
+    let app = serve_app(
+        Options::default(),
+        &["enumeration_protection=true", "rate_limits.password.max=2"],
+    )
+    .await;
+    app.create_user(EMAIL, RIGHT).await;
+    for email in [EMAIL, "ghost@example.com"] {
+        // Each try in a new flow: the count follows the address, not the flow.
+        for _ in 0..2 {
+            let ct = app.password_token(email).await;
+            password_grant(&app, &ct, "Wrong-Pass-1", &[])
+                .await
+                .assert_error("invalid_grant", 50126);
+        }
+        let ct = app.password_token(email).await;
+        assert_limited(&password_grant(&app, &ct, "Wrong-Pass-1", &[]).await, "password");
+    }
+}
