@@ -110,6 +110,9 @@ pub enum FlowError {
     /// Refresh token expired.
     #[error("refresh token expired")]
     RefreshTokenExpired,
+    /// The refresh token's family (the sign-in) is older than the absolute refresh lifetime.
+    #[error("refresh session reached its maximum lifetime")]
+    RefreshSessionMaxAge,
     /// Refresh token's family revoked (reuse, reset, disable, admin).
     #[error("refresh token revoked")]
     RefreshTokenRevoked,

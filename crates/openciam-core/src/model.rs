@@ -261,6 +261,9 @@ pub struct RefreshRecord {
     pub rotated_at: Option<i64>,
     /// When the family was revoked (read from the family).
     pub revoked_at: Option<i64>,
+    /// When the family started, i.e. the sign-in (unix seconds, read from the family). A family
+    /// ends at this time plus the absolute refresh lifetime, however often it is rotated.
+    pub family_created_at: i64,
 }
 
 /// A token-signing key.

@@ -192,9 +192,10 @@ pub enum RotateOutcome {
 /// Refresh tokens, in families.
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
-    /// Creates a family and its first token, in one transaction.
+    /// Creates a family and its first token, in one transaction. The family starts at
+    /// `first.family_created_at`.
     async fn create_family(&self, first: &RefreshRecord) -> StoreResult<()>;
-    /// The token with this hash (with its family's `revoked_at`).
+    /// The token with this hash (with its family's `revoked_at` and `created_at`).
     async fn refresh_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>>;
     /// Atomically marks `old_hash` rotated at `now` — only if it is not rotated yet and its
     /// family is not revoked — and inserts `next` in the same family. When `allow_rotated_since`

@@ -300,6 +300,11 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             "The refresh token is unknown, malformed, or was issued to another client or tenant; sign in again.",
         ),
         F::RefreshTokenExpired => ErrorSpec::new(c::REFRESH_TOKEN_EXPIRED, &[], "Sign the user in again."),
+        F::RefreshSessionMaxAge => ErrorSpec::new(
+            c::REFRESH_SESSION_MAX_AGE,
+            &[],
+            "Refreshing does not extend a session past its maximum lifetime since sign-in; sign the user in again.",
+        ),
         F::RefreshTokenRevoked => ErrorSpec::new(
             c::REFRESH_TOKEN_REVOKED,
             &[],

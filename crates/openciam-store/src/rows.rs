@@ -379,7 +379,7 @@ pub(crate) fn otp_refusal(row: Option<OtpStatusRow>, now: i64, max_attempts: i64
     }
 }
 
-/// A `refresh_tokens` row joined with its family's owner and revocation.
+/// A `refresh_tokens` row joined with its family's owner, revocation and start.
 pub(crate) struct RefreshRow {
     token_hash: Vec<u8>,
     family_id: String,
@@ -391,6 +391,7 @@ pub(crate) struct RefreshRow {
     expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+    family_created_at: i64,
 }
 
 portable_from_row!(RefreshRow {
@@ -404,6 +405,7 @@ portable_from_row!(RefreshRow {
     expires_at,
     rotated_at,
     revoked_at,
+    family_created_at,
 });
 
 impl RefreshRow {
@@ -419,6 +421,7 @@ impl RefreshRow {
             expires_at: self.expires_at,
             rotated_at: self.rotated_at,
             revoked_at: self.revoked_at,
+            family_created_at: self.family_created_at,
         })
     }
 }

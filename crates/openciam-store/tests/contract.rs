@@ -107,6 +107,7 @@ macro_rules! contract_suite {
                 purge_rate_limits_deletes_ended_windows,
                 refresh_family_round_trip,
                 rotate_refresh_rotates_once,
+                rotated_tokens_read_their_familys_start,
                 concurrent_rotate_has_one_winner,
                 grace_allows_rotation_within_window,
                 rotation_refused_in_revoked_family,
@@ -293,6 +294,7 @@ fn refresh(app: &App, user: &User, family: FamilyId, issued_at: i64) -> RefreshR
         expires_at: issued_at + 86_400,
         rotated_at: None,
         revoked_at: None,
+        family_created_at: T0,
     }
 }
 
@@ -1450,6 +1452,32 @@ async fn refresh_family_round_trip(store: &dyn Store) {
     );
     assert_eq!(store.refresh_by_hash(&random_hash()).await.unwrap(), None);
     assert!(is_conflict(store.create_family(&first).await));
+}
+
+/// A token reports when its family (the sign-in) started, not when it was issued, so the
+/// absolute refresh lifetime counts from the sign-in however often the family rotates. The
+/// successor's own `family_created_at` is ignored: it joins the old token's family.
+async fn rotated_tokens_read_their_familys_start(store: &dyn Store) {
+    let (_, a, u) = seed(store).await;
+    let first = RefreshRecord {
+        family_created_at: T0 - 500,
+        ..refresh(&a, &u, FamilyId::new_random(), T0 - 500)
+    };
+    store.create_family(&first).await.unwrap();
+    let next = RefreshRecord {
+        family_created_at: T0 + 60,
+        ..refresh(&a, &u, first.family_id, T0 + 60)
+    };
+    let outcome = store
+        .rotate_refresh(&first.token_hash, T0 + 60, None, &next)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Rotated);
+    let stored = store.refresh_by_hash(&next.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored.issued_at, T0 + 60);
+    assert_eq!(stored.family_created_at, T0 - 500);
+    let old = store.refresh_by_hash(&first.token_hash).await.unwrap().unwrap();
+    assert_eq!(old.family_created_at, T0 - 500);
 }
 
 async fn rotate_refresh_rotates_once(store: &dyn Store) {

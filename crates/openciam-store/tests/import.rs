@@ -257,6 +257,7 @@ fn refresh(app: &App, user: &User) -> RefreshRecord {
         expires_at: T0 + 86_400,
         rotated_at: None,
         revoked_at: None,
+        family_created_at: T0,
     }
 }
 

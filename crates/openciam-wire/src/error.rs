@@ -388,6 +388,15 @@ pub mod catalogue {
         "The refresh token has expired due to inactivity."
     );
     entry!(
+        REFRESH_SESSION_MAX_AGE,
+        "Refresh token's session older than the absolute refresh lifetime (spec §7.1: 700082).",
+        "invalid_grant",
+        None,
+        700082,
+        400,
+        "The refresh token has expired because the session reached its maximum lifetime."
+    );
+    entry!(
         REFRESH_TOKEN_REVOKED,
         "Refresh token revoked: reuse, reset, disable, admin (spec §7.1).",
         "invalid_grant",

@@ -166,6 +166,9 @@ pub struct TokensSection {
     pub access_token_lifetime_seconds: u64,
     /// Refresh token lifetime (each rotation starts a new one).
     pub refresh_token_lifetime_seconds: u64,
+    /// Absolute lifetime of a session's refresh tokens, counted from the sign-in: rotation never
+    /// extends a session past it (default 90 days; OWASP ASVS 10.4.8).
+    pub refresh_absolute_lifetime_seconds: u64,
     /// Seconds a rotated refresh token may still be used without revoking its family. Default 0:
     /// any reuse revokes. Raise it (e.g. 30) if your users open several tabs that refresh at once.
     pub refresh_reuse_grace_seconds: u64,
@@ -183,6 +186,7 @@ impl Default for TokensSection {
         Self {
             access_token_lifetime_seconds: 3600,
             refresh_token_lifetime_seconds: 30 * 24 * 3600,
+            refresh_absolute_lifetime_seconds: 90 * 24 * 3600,
             refresh_reuse_grace_seconds: 0,
             continuation_token_lifetime_seconds: 600,
             flow_lifetime_seconds: 3600,

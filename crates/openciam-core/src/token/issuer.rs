@@ -4,6 +4,10 @@
 //! already rotated means it leaked or was replayed: the whole family is revoked (`[50173]`), unless
 //! it was rotated within `refresh_reuse_grace` — for operators whose users open several tabs that
 //! refresh at once.
+//!
+//! Rotation slides a token's expiry forward, so a session refreshed often enough would never end.
+//! Every family therefore also has an absolute lifetime (`refresh_absolute_ttl`, counted from the
+//! sign-in): past it the refresh grant answers expired, and no rotated token expires later than it.
 
 use crate::clock::Clock;
 use crate::crypto::{MasterKey, random_token, token_hash};
@@ -33,6 +37,9 @@ pub struct TokenConfig {
     pub access_ttl: Duration,
     /// Refresh token lifetime (default 30 days, renewed by each rotation).
     pub refresh_ttl: Duration,
+    /// Absolute lifetime of a refresh-token family, counted from the sign-in and not renewed
+    /// by rotation (default 90 days; OWASP ASVS 10.4.8).
+    pub refresh_absolute_ttl: Duration,
     /// How long a rotated refresh token may still be presented without revoking its family
     /// (default 0).
     pub refresh_reuse_grace: Duration,
@@ -44,6 +51,7 @@ impl Default for TokenConfig {
             public_url: "http://127.0.0.1:8080".into(),
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_absolute_ttl: Duration::from_secs(90 * 24 * 3600),
             refresh_reuse_grace: Duration::ZERO,
         }
     }
@@ -140,9 +148,10 @@ impl TokenIssuer {
         scopes: &GrantedScopes,
     ) -> FlowResult<TokenSet> {
         let now = self.clock.unix();
-        let (refresh, record) = self.new_refresh(ctx, user.id, FamilyId::new_random(), &scopes.granted, now);
+        let (refresh, record) =
+            self.new_refresh(ctx, user.id, FamilyId::new_random(), &scopes.granted, now, now);
         self.store.create_family(&record).await?;
-        self.assemble(ctx, user, scopes, refresh, now)
+        self.assemble(ctx, user, scopes, refresh, &record, now)
     }
 
     /// The refresh grant. `requested` are the scopes sent with the request; when they name no
@@ -165,6 +174,11 @@ impl TokenIssuer {
         }
         if record.revoked_at.is_some() {
             return Err(FlowError::RefreshTokenRevoked);
+        }
+        // Checked before the token's own expiry: a token capped at the family's end expires for
+        // this reason, and the answer should say so.
+        if now >= self.family_ends_at(record.family_created_at) {
+            return Err(FlowError::RefreshSessionMaxAge);
         }
         if now >= record.expires_at {
             return Err(FlowError::RefreshTokenExpired);
@@ -191,9 +205,16 @@ impl TokenIssuer {
             .directory
             .scopes(ctx, if wants_resource { requested } else { &record.scopes })
             .await?;
-        let (refresh, next) = self.new_refresh(ctx, user.id, record.family_id, &record.scopes, now);
+        let (refresh, next) = self.new_refresh(
+            ctx,
+            user.id,
+            record.family_id,
+            &record.scopes,
+            record.family_created_at,
+            now,
+        );
         match self.store.rotate_refresh(&hash, now, grace_since, &next).await? {
-            RotateOutcome::Rotated => self.assemble(ctx, &user, &scopes, refresh, now),
+            RotateOutcome::Rotated => self.assemble(ctx, &user, &scopes, refresh, &next, now),
             RotateOutcome::AlreadyRotated => self.reuse_detected(&record, now).await,
         }
     }
@@ -209,12 +230,19 @@ impl TokenIssuer {
         Err(FlowError::RefreshTokenRevoked)
     }
 
+    /// When a family started at `family_created_at` stops being refreshable.
+    fn family_ends_at(&self, family_created_at: i64) -> i64 {
+        family_created_at.saturating_add(secs(self.config.refresh_absolute_ttl))
+    }
+
+    /// A new token of `family`; it expires after `refresh_ttl`, but never after the family ends.
     fn new_refresh(
         &self,
         ctx: &ClientContext,
         user: UserId,
         family: FamilyId,
         scopes: &[String],
+        family_created_at: i64,
         now: i64,
     ) -> (RefreshToken, RefreshRecord) {
         let token = random_token();
@@ -226,9 +254,10 @@ impl TokenIssuer {
             user_id: user,
             scopes: scopes.to_vec(),
             issued_at: now,
-            expires_at: now + secs(self.config.refresh_ttl),
+            expires_at: (now + secs(self.config.refresh_ttl)).min(self.family_ends_at(family_created_at)),
             rotated_at: None,
             revoked_at: None,
+            family_created_at,
         };
         (RefreshToken::new(token), record)
     }
@@ -239,6 +268,7 @@ impl TokenIssuer {
         user: &User,
         scopes: &GrantedScopes,
         refresh: RefreshToken,
+        refresh_record: &RefreshRecord,
         now: i64,
     ) -> FlowResult<TokenSet> {
         let ttl = secs(self.config.access_ttl);
@@ -291,7 +321,7 @@ impl TokenIssuer {
             id_token: sign_jwt(&key, &id)?,
             refresh_token: refresh,
             expires_in: u64::try_from(ttl).unwrap_or(3600),
-            refresh_expires_in: self.config.refresh_ttl.as_secs(),
+            refresh_expires_in: u64::try_from(refresh_record.expires_at - now).unwrap_or(0),
             scope: scopes.granted.join(" "),
             client_info,
         })

@@ -23,7 +23,8 @@ use openciam_core::ports::{BulkStore, StoreResult};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
-const TENANTS: &str = "SELECT id, name, domain, password_policy, security, created_at FROM tenants ORDER BY id";
+const TENANTS: &str =
+    "SELECT id, name, domain, password_policy, security, created_at FROM tenants ORDER BY id";
 const APPS: &str = "SELECT client_id, tenant_id, display_name, public_client, native_auth, method, \
                     cors_origins, identifier_uri, scopes, signup_attributes, created_at \
                     FROM apps ORDER BY client_id";
@@ -34,7 +35,8 @@ const KEYS: &str = "SELECT kid, alg, private_key_enc, created_at, activate_at, r
 const FAMILIES: &str = "SELECT id, tenant_id, client_id, user_id, created_at, revoked_at, revoke_reason \
                         FROM refresh_families ORDER BY id";
 const TOKENS: &str = "SELECT t.token_hash, t.family_id, f.tenant_id, f.client_id, f.user_id, t.scopes, \
-                      t.issued_at, t.expires_at, t.rotated_at, f.revoked_at \
+                      t.issued_at, t.expires_at, t.rotated_at, f.revoked_at, \
+                      f.created_at AS family_created_at \
                       FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
                       ORDER BY t.token_hash";
 

@@ -27,7 +27,7 @@ impl RefreshTokenStore for SqliteStore {
         .bind(uuid_text(first.tenant_id.0))
         .bind(first.client_id.as_str())
         .bind(uuid_text(first.user_id.0))
-        .bind(first.issued_at)
+        .bind(first.family_created_at)
         .bind(first.revoked_at)
         .execute(&mut *tx)
         .await
@@ -51,7 +51,8 @@ impl RefreshTokenStore for SqliteStore {
     async fn refresh_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>> {
         sqlx::query_as::<_, RefreshRow>(
             "SELECT t.token_hash, t.family_id, f.tenant_id, f.client_id, f.user_id, t.scopes, \
-             t.issued_at, t.expires_at, t.rotated_at, f.revoked_at \
+             t.issued_at, t.expires_at, t.rotated_at, f.revoked_at, \
+             f.created_at AS family_created_at \
              FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
              WHERE t.token_hash = ?",
         )

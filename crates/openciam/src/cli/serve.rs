@@ -44,6 +44,7 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
             public_url: public_url.to_owned(),
             access_ttl: Duration::from_secs(t.access_token_lifetime_seconds),
             refresh_ttl: Duration::from_secs(t.refresh_token_lifetime_seconds),
+            refresh_absolute_ttl: Duration::from_secs(t.refresh_absolute_lifetime_seconds),
             refresh_reuse_grace: Duration::from_secs(t.refresh_reuse_grace_seconds),
         },
         hasher: HasherConfig {

@@ -157,3 +157,95 @@ async fn admin_actions_revoke_sessions() {
         200
     );
 }
+
+const DAY: i64 = 24 * 3600;
+/// The default `[tokens] refresh_absolute_lifetime_seconds`.
+const ABSOLUTE: i64 = 90 * DAY;
+/// The default `[tokens] refresh_token_lifetime_seconds`.
+const SLIDING: i64 = 30 * DAY;
+
+/// `refresh_token_expires_in` of a token response.
+fn refresh_expires_in(r: &openciam_testkit::Resp) -> i64 {
+    r.body["refresh_token_expires_in"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no refresh_token_expires_in in {}", r.body))
+}
+
+/// A refreshed token must not outlive the session: its lifetime is at most what is left of the
+/// absolute lifetime after `elapsed` seconds since sign-in. The fake clock also moves with real
+/// time, so the lower bound allows a minute of it.
+fn assert_capped(r: &openciam_testkit::Resp, elapsed: i64) {
+    assert_eq!(r.status, 200, "after {} days: {}", elapsed / DAY, r.body);
+    let expected = SLIDING.min(ABSOLUTE - elapsed);
+    let got = refresh_expires_in(r);
+    assert!(
+        got <= expected && got + 60 > expected,
+        "after {} days refresh_token_expires_in is {got}, expected {expected}",
+        elapsed / DAY
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_keeps_refreshing_ends_90_days_after_sign_in() {
+    let app = TestApp::spawn().await;
+    app.create_user("hal@example.com", PW).await;
+    let first = app.sign_in("hal@example.com", PW, "openid offline_access").await;
+    let mut rt = first.str("refresh_token").to_owned();
+    let mut elapsed = 0;
+    for _ in 0..4 {
+        app.clock.advance(20 * DAY);
+        elapsed += 20 * DAY;
+        let r = app.refresh(&rt, "openid").await;
+        assert_capped(&r, elapsed);
+        rt = r.str("refresh_token").to_owned();
+    }
+    // Day 80's token expires with the session, at day 90; an hour before, it still works.
+    app.clock.advance(10 * DAY - 3600);
+    let r = app.refresh(&rt, "openid").await;
+    assert_capped(&r, ABSOLUTE - 3600);
+    rt = r.str("refresh_token").to_owned();
+    app.clock.advance(3600);
+    let refused = app.refresh(&rt, "openid").await;
+    refused.assert_error("invalid_grant", 700082);
+    let description = refused.str("error_description");
+    assert!(
+        description.contains("the session reached its maximum lifetime")
+            && description.contains("sign the user in again"),
+        "{description}"
+    );
+    // A new sign-in starts a new session.
+    let again = app.sign_in("hal@example.com", PW, "openid").await;
+    assert_eq!(refresh_expires_in(&again), SLIDING);
+    assert_eq!(
+        app.refresh(again.str("refresh_token"), "openid").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_is_refused_even_when_the_token_would_still_be_live() {
+    let app = TestApp::spawn().await;
+    app.create_user("ida@example.com", PW).await;
+    let first = app.sign_in("ida@example.com", PW, "openid").await;
+    assert_eq!(refresh_expires_in(&first), SLIDING);
+    let mut rt = first.str("refresh_token").to_owned();
+    // Refresh every 29 days: each token alone would live 30 more days, the session does not.
+    let mut elapsed = 0;
+    for _ in 0..3 {
+        app.clock.advance(29 * DAY);
+        elapsed += 29 * DAY;
+        let r = app.refresh(&rt, "openid").await;
+        assert_capped(&r, elapsed);
+        rt = r.str("refresh_token").to_owned();
+    }
+    // Day 87: 3 days left of the session, not 30.
+    assert_eq!(elapsed, 87 * DAY);
+    app.clock.advance(3 * DAY);
+    let refused = app.refresh(&rt, "openid").await;
+    refused.assert_error("invalid_grant", 700082);
+    assert!(
+        refused.str("error_description").contains("maximum lifetime"),
+        "{}",
+        refused.body
+    );
+}
