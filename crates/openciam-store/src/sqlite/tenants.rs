@@ -6,8 +6,8 @@ use crate::rows::{TenantRow, encode_policy, encode_security, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::TenantId;
 use openciam_core::model::Tenant;
-use openciam_core::security::TenantSecurity;
 use openciam_core::ports::{StoreResult, TenantStore};
+use openciam_core::security::TenantSecurity;
 use sqlx::SqliteConnection;
 
 const TENANT_COLUMNS: &str = "id, name, domain, password_policy, security, created_at";
