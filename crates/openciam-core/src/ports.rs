@@ -274,8 +274,9 @@ pub trait BulkStore: Send + Sync {
     /// True when the store holds no tenant, app, user or signing key (a fresh database).
     async fn is_empty(&self) -> StoreResult<bool>;
     /// Writes `snapshot` in one transaction: all or nothing. With `replace`, first deletes
-    /// everything the store holds — flows, continuation tokens, codes and code-send records
-    /// included — so afterwards it holds exactly the snapshot. Without it, anything already
+    /// everything the store holds — flows, continuation tokens, codes, code-send records,
+    /// lockout state, the audit log, the mail outbox and rate-limit counters included — so
+    /// afterwards it holds exactly the snapshot. Without it, anything already
     /// stored under a key the snapshot uses (or a username taken in a tenant) is `Conflict` and
     /// nothing is written.
     async fn import_snapshot(&self, snapshot: &Snapshot, replace: bool) -> StoreResult<()>;

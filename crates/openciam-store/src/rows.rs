@@ -464,7 +464,11 @@ impl RefreshFamilyRow {
 /// Every table of the schema (both dialects) except the migrator's, children before parents:
 /// the order a whole-store replace deletes in without tripping a foreign key. A new table must
 /// be added here (the SQLite adapter's tests check that none is missing).
-pub(crate) const TABLES_CHILD_FIRST: [&str; 10] = [
+pub(crate) const TABLES_CHILD_FIRST: [&str; 14] = [
+    "audit_events",
+    "lockouts",
+    "mail_outbox",
+    "rate_limit_buckets",
     "code_sends",
     "otps",
     "continuation_tokens",
