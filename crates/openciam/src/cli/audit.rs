@@ -197,35 +197,9 @@ fn parse_date(text: &str) -> Option<i64> {
     Some(date.midnight().assume_utc().unix_timestamp())
 }
 
-/// An age: digits and units s, m, h, d, w, e.g. `90d`, `1h30m`.
+/// An age (see [`super::duration`]).
 fn parse_age(text: &str) -> Result<u64, String> {
-    let bad = || format!("'{text}' is not an age; write e.g. 30m, 12h, 90d");
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return Err(bad()),
-        };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        digits.clear();
-    }
-    if !digits.is_empty() || total == 0 && text.trim() != "0s" {
-        return Err(bad());
-    }
-    Ok(total)
+    super::duration::parse_seconds(text)
 }
 
 #[cfg(test)]
@@ -240,13 +214,5 @@ mod tests {
         assert!(parse_since("yesterday").is_err());
         assert!(parse_since("2026-13-01").is_err());
         assert!(parse_since("10").is_err());
-    }
-
-    #[test]
-    fn ages() {
-        assert_eq!(parse_age("90d"), Ok(7_776_000));
-        assert_eq!(parse_age("2w"), Ok(1_209_600));
-        assert!(parse_age("").is_err());
-        assert!(parse_age("5x").is_err());
     }
 }

@@ -152,60 +152,7 @@ fn token_lifetime(args: &StoreArgs) -> anyhow::Result<Duration> {
     }
 }
 
-/// Parses `30s`, `10m`, `1h`, `2d`, `1h30m` (units s, m, h, d; `0` alone is zero).
+/// `--activate-after`: a humane duration (see [`super::duration`]).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("'{text}' is not a duration; write e.g. 30s, 10m, 1h or 1h30m");
-    let text = text.trim();
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        digits.clear();
-    }
-    if !digits.is_empty() || text.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_parse_in_humane_units() {
-        for (text, secs) in [
-            ("0", 0),
-            ("0s", 0),
-            ("30s", 30),
-            ("10m", 600),
-            ("1h", 3600),
-            ("1h30m", 5400),
-            ("2d", 172_800),
-        ] {
-            assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)), "{text}");
-        }
-        for bad in ["", "1", "h", "1x", "-1h", "1.5h", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
+    super::duration::parse_seconds(text).map(Duration::from_secs)
 }

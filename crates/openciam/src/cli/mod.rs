@@ -4,6 +4,7 @@ pub mod app;
 pub mod audit;
 pub mod db;
 pub mod dev;
+pub mod duration;
 pub mod keys;
 pub mod mail;
 pub mod migrate;
