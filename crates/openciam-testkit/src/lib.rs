@@ -267,10 +267,13 @@ impl TestApp {
                 PgSchema::url,
             )
         });
-        // An admin CLI run with `--config` finds the same database.
+        // An admin CLI run with `--config` finds the same database and master key.
         std::fs::write(
             dir.path().join("openciam.toml"),
-            format!("[database]\nurl = \"{url}\"\n"),
+            format!(
+                "master_key_file = \"{}\"\n[database]\nurl = \"{url}\"\n",
+                key_path.display()
+            ),
         )
         .unwrap();
         let store = openciam::app::open_store(&url).await.unwrap();
