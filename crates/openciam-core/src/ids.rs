@@ -29,6 +29,10 @@ uuid_id!(TenantId, "A tenant's GUID (the `tid` claim).");
 uuid_id!(UserId, "A user's object id (the `oid` claim).");
 uuid_id!(FlowId, "One sign-up, sign-in or reset flow.");
 uuid_id!(
+    AuthMethodId,
+    "A strong-auth method registered on a user (the stable `id` of introspect responses)."
+);
+uuid_id!(
     FamilyId,
     "A refresh-token family: every token rotated from one sign-in."
 );

@@ -17,6 +17,7 @@ pub mod error;
 pub mod flow;
 pub mod ids;
 pub mod mail;
+pub mod mfa;
 pub mod model;
 pub mod ports;
 pub mod request;

@@ -2,7 +2,8 @@
 //! No record holds a secret in clear: tokens appear only as SHA-256 hashes, passwords as PHC
 //! strings, private keys encrypted under the master key.
 
-use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use crate::ids::{AuthMethodId, ClientId, FamilyId, FlowId, TenantId, UserId};
+use crate::mfa::MfaPolicy;
 use crate::security::TenantSecurity;
 use crate::strategy::password_policy::PolicyProfile;
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,8 @@ pub struct App {
     pub scopes: Vec<String>,
     /// Attributes the app's sign-up collects (stored as JSON).
     pub signup_attributes: Vec<AttributeSpec>,
+    /// The app's second-factor policy; `None` follows the tenant's (`TenantSecurity::mfa`).
+    pub mfa: Option<MfaPolicy>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -159,6 +162,54 @@ pub struct User {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+}
+
+/// The channel through which a strong-auth (second-factor) method receives its codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethodKind {
+    /// A code by e-mail (to the sign-in address or another one).
+    Email,
+    /// A code by SMS to an E.164 phone number.
+    Sms,
+}
+
+impl AuthMethodKind {
+    /// Stable storage and wire name (`email`, `sms`), also the `challenge_channel` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    /// Inverse of [`AuthMethodKind::as_str`] (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// A strong-auth method registered on a user: where second-factor codes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthMethod {
+    /// Stable id (introspect `id`, CLI `--id`).
+    pub id: AuthMethodId,
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Owner.
+    pub user_id: UserId,
+    /// E-mail or SMS.
+    pub kind: AuthMethodKind,
+    /// Normalised target: a lower-case e-mail address, or an E.164 phone number (`+15551234567`).
+    pub target: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// When a code sent through it last completed a sign-in (Unix seconds).
+    pub last_used_at: Option<i64>,
 }
 
 /// The kind of a flow.

@@ -2,9 +2,9 @@
 //! never sees SQL. Every method is one atomic intent: transactions never leak out of a trait.
 
 use crate::audit::{AuditFilter, AuditRecord};
-use crate::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use crate::ids::{AuthMethodId, ClientId, FamilyId, FlowId, TenantId, UserId};
 use crate::model::{
-    App, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Snapshot,
+    App, AuthMethod, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Snapshot,
     Tenant, User,
 };
 use crate::security::TenantSecurity;
@@ -353,6 +353,29 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
 }
 
+/// Strong-auth (second-factor) methods registered on users ([`crate::mfa`]).
+#[async_trait]
+pub trait AuthMethodStore: Send + Sync {
+    /// A user's methods, oldest first (by creation time, then id).
+    async fn auth_methods(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<AuthMethod>>;
+    /// Registers a method. `Conflict` when the id exists or the user already has a method of
+    /// this kind with this target; nothing is written then.
+    async fn add_auth_method(&self, method: &AuthMethod) -> StoreResult<()>;
+    /// Removes one method of the user. False when the user has no method with this id.
+    async fn remove_auth_method(&self, tenant: TenantId, user: UserId, id: AuthMethodId) -> StoreResult<bool>;
+    /// Removes every method of the user ("reset MFA"). Returns how many.
+    async fn remove_auth_methods(&self, tenant: TenantId, user: UserId) -> StoreResult<u64>;
+    /// Records that a code sent through the method completed a sign-in at `now`. False when the
+    /// user has no method with this id.
+    async fn mark_auth_method_used(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        id: AuthMethodId,
+        now: i64,
+    ) -> StoreResult<bool>;
+}
+
 /// The whole storage port, as one trait object.
 pub trait Store:
     TenantStore
@@ -367,6 +390,7 @@ pub trait Store:
     + LockoutStore
     + AuditStore
     + RateLimitStore
+    + AuthMethodStore
 {
 }
 
@@ -383,5 +407,6 @@ impl<T> Store for T where
         + LockoutStore
         + AuditStore
         + RateLimitStore
+    + AuthMethodStore
 {
 }

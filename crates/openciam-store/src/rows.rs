@@ -7,9 +7,10 @@
 //! panicking. The `*_text`/`encode_*` helpers are the inverse for binding parameters.
 
 use crate::error::corrupt;
-use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use openciam_core::ids::{AuthMethodId, ClientId, FamilyId, FlowId, TenantId, UserId};
+use openciam_core::mfa::MfaPolicy;
 use openciam_core::model::{
-    App, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, RefreshFamilyRecord,
+    App, AttributeSpec, AuthMethod, AuthMethodKind, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, RefreshFamilyRecord,
     RefreshRecord, SignInMethod, SigningKeyRecord, Tenant, User,
 };
 use openciam_core::ports::{StoreError, StoreResult};
@@ -161,6 +162,7 @@ pub(crate) struct AppRow {
     identifier_uri: Option<String>,
     scopes: String,
     signup_attributes: String,
+    mfa_policy: Option<String>,
     created_at: i64,
 }
 
@@ -175,6 +177,7 @@ portable_from_row!(AppRow {
     identifier_uri,
     scopes,
     signup_attributes,
+    mfa_policy,
     created_at,
 });
 
@@ -192,7 +195,57 @@ impl AppRow {
             scopes: parse_list("apps.scopes", &self.scopes)?,
             signup_attributes: serde_json::from_str(&self.signup_attributes)
                 .map_err(|e| corrupt("apps.signup_attributes", e))?,
+            mfa: self
+                .mfa_policy
+                .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("apps.mfa_policy", e)))
+                .transpose()?,
             created_at: self.created_at,
+        })
+    }
+}
+
+/// An app's own MFA policy as JSON text (`NULL` follows the tenant's).
+pub(crate) fn encode_mfa_policy(policy: Option<&MfaPolicy>) -> StoreResult<Option<String>> {
+    policy
+        .map(|p| serde_json::to_string(p).map_err(|e| StoreError::Other(e.into())))
+        .transpose()
+}
+
+/// The columns of [`AuthMethodRow`], in order.
+pub(crate) const AUTH_METHOD_COLUMNS: &str = "id, tenant_id, user_id, kind, target, created_at, last_used_at";
+
+/// An `auth_methods` row.
+pub(crate) struct AuthMethodRow {
+    id: String,
+    tenant_id: String,
+    user_id: String,
+    kind: String,
+    target: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+portable_from_row!(AuthMethodRow {
+    id,
+    tenant_id,
+    user_id,
+    kind,
+    target,
+    created_at,
+    last_used_at,
+});
+
+impl AuthMethodRow {
+    pub(crate) fn into_record(self) -> StoreResult<AuthMethod> {
+        Ok(AuthMethod {
+            id: AuthMethodId(parse_uuid("auth_methods.id", &self.id)?),
+            tenant_id: TenantId(parse_uuid("auth_methods.tenant_id", &self.tenant_id)?),
+            user_id: UserId(parse_uuid("auth_methods.user_id", &self.user_id)?),
+            kind: AuthMethodKind::parse(&self.kind)
+                .ok_or_else(|| corrupt("auth_methods.kind", "not email or sms"))?,
+            target: self.target,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
         })
     }
 }
@@ -464,7 +517,8 @@ impl RefreshFamilyRow {
 /// Every table of the schema (both dialects) except the migrator's, children before parents:
 /// the order a whole-store replace deletes in without tripping a foreign key. A new table must
 /// be added here (the SQLite adapter's tests check that none is missing).
-pub(crate) const TABLES_CHILD_FIRST: [&str; 14] = [
+pub(crate) const TABLES_CHILD_FIRST: [&str; 15] = [
+    "auth_methods",
     "audit_events",
     "lockouts",
     "mail_outbox",

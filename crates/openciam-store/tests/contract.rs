@@ -15,9 +15,10 @@
 
 mod support;
 
-use openciam_core::ids::{ClientId, FamilyId, FlowId, TenantId, UserId};
+use openciam_core::ids::{AuthMethodId, ClientId, FamilyId, FlowId, TenantId, UserId};
+use openciam_core::mfa::MfaPolicy;
 use openciam_core::model::{
-    App, AttributeKind, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, OtpRecord,
+    App, AuthMethod, AuthMethodKind, AttributeKind, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, OtpRecord,
     RefreshFamilyRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Snapshot, Tenant, User,
 };
 use openciam_core::ports::*;
@@ -119,6 +120,8 @@ macro_rules! contract_suite {
                 empty_store_reports_empty,
                 snapshot_import_refuses_clashes_without_replace,
                 snapshot_import_with_replace_leaves_exactly_the_snapshot,
+                auth_methods_round_trip,
+                auth_methods_are_unique_per_user_kind_and_target,
             );
         }
     };
@@ -182,6 +185,7 @@ fn app(tenant: &Tenant, display_name: &str) -> App {
         identifier_uri: None,
         scopes: vec![],
         signup_attributes: vec![],
+        mfa: None,
         created_at: T0,
     }
 }
@@ -443,6 +447,10 @@ async fn apps_round_trip(store: &dyn Store) {
             allowed_values: vec!["1".into(), "2".into()],
         },
     ];
+    alpha.mfa = Some(MfaPolicy {
+        required: true,
+        methods: vec![AuthMethodKind::Email, AuthMethodKind::Sms],
+    });
     store.create_app(&zulu).await.unwrap();
     store.create_app(&alpha).await.unwrap();
     assert!(is_conflict(store.create_app(&alpha).await));
@@ -2032,4 +2040,81 @@ async fn purge_rate_limits_deletes_ended_windows(store: &dyn Store) {
     // "new" still holds its window: still refused; "old" starts afresh.
     assert!(!store.hit_rate_limit("new", T0 + 10, 10, 1).await.unwrap().allowed);
     assert!(store.hit_rate_limit("old", T0 + 10, 10, 1).await.unwrap().allowed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strong-auth methods
+
+fn auth_method(user: &User, kind: AuthMethodKind, target: &str, created_at: i64) -> AuthMethod {
+    AuthMethod {
+        id: AuthMethodId::new_random(),
+        tenant_id: user.tenant_id,
+        user_id: user.id,
+        kind,
+        target: target.to_owned(),
+        created_at,
+        last_used_at: None,
+    }
+}
+
+async fn auth_methods_round_trip(store: &dyn Store) {
+    let (t, _, ada) = seed(store).await;
+    let bob = user(&t, "bob@example.com");
+    store.create_user(&bob).await.unwrap();
+    assert!(store.auth_methods(t.id, ada.id).await.unwrap().is_empty());
+
+    let sms = auth_method(&ada, AuthMethodKind::Sms, "+15551234567", T0 + 5);
+    let email = auth_method(&ada, AuthMethodKind::Email, "ada.other@example.com", T0);
+    let bobs = auth_method(&bob, AuthMethodKind::Email, "bob@example.com", T0);
+    store.add_auth_method(&sms).await.unwrap();
+    store.add_auth_method(&email).await.unwrap();
+    store.add_auth_method(&bobs).await.unwrap();
+    // Oldest first.
+    assert_eq!(
+        store.auth_methods(t.id, ada.id).await.unwrap(),
+        vec![email.clone(), sms.clone()]
+    );
+
+    assert!(store.mark_auth_method_used(t.id, ada.id, sms.id, T0 + 60).await.unwrap());
+    // Another user's method is not this user's.
+    assert!(!store.mark_auth_method_used(t.id, ada.id, bobs.id, T0 + 60).await.unwrap());
+    let listed = store.auth_methods(t.id, ada.id).await.unwrap();
+    assert_eq!(listed[1].last_used_at, Some(T0 + 60));
+    assert_eq!(listed[0].last_used_at, None);
+
+    assert!(!store.remove_auth_method(t.id, ada.id, bobs.id).await.unwrap());
+    assert!(store.remove_auth_method(t.id, ada.id, email.id).await.unwrap());
+    assert!(!store.remove_auth_method(t.id, ada.id, email.id).await.unwrap());
+    assert_eq!(store.auth_methods(t.id, ada.id).await.unwrap().len(), 1);
+
+    store
+        .add_auth_method(&auth_method(&ada, AuthMethodKind::Email, "ada@example.com", T0 + 9))
+        .await
+        .unwrap();
+    assert_eq!(store.remove_auth_methods(t.id, ada.id).await.unwrap(), 2);
+    assert!(store.auth_methods(t.id, ada.id).await.unwrap().is_empty());
+    assert_eq!(store.remove_auth_methods(t.id, ada.id).await.unwrap(), 0);
+    // Bob's are untouched.
+    assert_eq!(store.auth_methods(t.id, bob.id).await.unwrap(), vec![bobs]);
+    // A whole-store replace leaves no method behind.
+    store.import_snapshot(&Snapshot::default(), true).await.unwrap();
+    assert!(store.auth_methods(t.id, bob.id).await.unwrap().is_empty());
+}
+
+async fn auth_methods_are_unique_per_user_kind_and_target(store: &dyn Store) {
+    let (t, _, ada) = seed(store).await;
+    let bob = user(&t, "bob@example.com");
+    store.create_user(&bob).await.unwrap();
+    let first = auth_method(&ada, AuthMethodKind::Sms, "+15551234567", T0);
+    store.add_auth_method(&first).await.unwrap();
+    // The same target again (new id) conflicts; so does the same id.
+    let again = auth_method(&ada, AuthMethodKind::Sms, "+15551234567", T0 + 1);
+    assert!(is_conflict(store.add_auth_method(&again).await));
+    assert!(is_conflict(store.add_auth_method(&first).await));
+    // Another user, or another kind, may use the same target.
+    store
+        .add_auth_method(&auth_method(&bob, AuthMethodKind::Sms, "+15551234567", T0))
+        .await
+        .unwrap();
+    assert_eq!(store.auth_methods(t.id, ada.id).await.unwrap(), vec![first]);
 }

@@ -241,6 +241,7 @@ fn app(tenant: &Tenant) -> App {
         identifier_uri: None,
         scopes: vec![],
         signup_attributes: vec![],
+        mfa: None,
         created_at: T0,
     }
 }

@@ -344,6 +344,10 @@ pub struct Resolved {
     pub master_key: SecretString,
     /// Database URL.
     pub database_url: SecretString,
+    /// The app's own second-factor policy, `{ required = true, methods = ["email", "sms"] }`;
+    /// absent, the app follows its tenant's (`openciam tenant security --set mfa.required=true`).
+    #[serde(default)]
+    pub mfa: Option<openciam_core::mfa::MfaPolicy>,
 }
 
 impl Config {

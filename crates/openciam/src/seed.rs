@@ -54,6 +54,7 @@ pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
                     identifier_uri: None,
                     scopes: vec![],
                     signup_attributes: vec![],
+                    mfa: None,
                 },
             )
             .await,
@@ -89,6 +90,7 @@ pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
                     display_name: "Demo app (password + attributes)".into(),
                     method: SignInMethod::EmailPassword,
                     signup_attributes: vec![text("displayName"), text("city")],
+                    mfa: None,
                     ..NewApp::default()
                 },
             )
@@ -107,6 +109,7 @@ pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
                     identifier_uri: Some("api://demo".into()),
                     scopes: vec!["read".into(), "write".into()],
                     signup_attributes: vec![],
+                    mfa: None,
                 },
             )
             .await,
@@ -148,6 +151,7 @@ pub async fn apply_tenants(
                 identifier_uri: a.identifier_uri.clone(),
                 scopes: a.scopes.clone(),
                 signup_attributes: a.signup_attributes.clone(),
+                mfa: a.mfa.clone(),
             };
             match admin.create_app(&t.name, new.clone()).await {
                 Ok(_) => {}
@@ -170,6 +174,7 @@ pub async fn apply_tenants(
                     existing.identifier_uri = new.identifier_uri;
                     existing.scopes = new.scopes;
                     existing.signup_attributes = new.signup_attributes;
+                    existing.mfa = new.mfa;
                     store.update_app(&existing).await?;
                 }
                 Err(e) => return Err(e.into()),

@@ -4,6 +4,7 @@
 
 use super::lockout::LockoutSettings;
 use super::rate_limit::RateLimitOverrides;
+use crate::mfa::MfaPolicy;
 use serde::{Deserialize, Serialize};
 
 /// Per-tenant security settings (`openciam tenant security <tenant> --set key=value`).
@@ -16,6 +17,8 @@ pub struct TenantSecurity {
     pub lockout: LockoutSettings,
     /// Overrides of the server's rate-limit profile for this tenant.
     pub rate_limits: RateLimitOverrides,
+    /// Second factor for the tenant's apps (an app's own policy replaces it).
+    pub mfa: MfaPolicy,
 }
 
 impl TenantSecurity {

@@ -2,7 +2,7 @@
 
 use super::PostgresStore;
 use crate::error::map_sqlx;
-use crate::rows::{AppRow, encode_attributes, encode_list, method_text, uuid_text};
+use crate::rows::{AppRow, encode_attributes, encode_mfa_policy, encode_list, method_text, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::{ClientId, TenantId};
 use openciam_core::model::App;
@@ -10,7 +10,7 @@ use openciam_core::ports::{AppStore, StoreError, StoreResult};
 use sqlx::PgConnection;
 
 const APP_COLUMNS: &str = "client_id, tenant_id, display_name, public_client, native_auth, \
-                           method, cors_origins, identifier_uri, scopes, signup_attributes, created_at";
+                           method, cors_origins, identifier_uri, scopes, signup_attributes, mfa_policy, created_at";
 
 #[async_trait]
 impl AppStore for PostgresStore {
@@ -23,8 +23,8 @@ impl AppStore for PostgresStore {
     async fn update_app(&self, app: &App) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE apps SET display_name = $1, public_client = $2, native_auth = $3, method = $4, \
-             cors_origins = $5, identifier_uri = $6, scopes = $7, signup_attributes = $8 \
-             WHERE client_id = $9",
+             cors_origins = $5, identifier_uri = $6, scopes = $7, signup_attributes = $8, \
+             mfa_policy = $9 WHERE client_id = $10",
         )
         .bind(&app.display_name)
         .bind(app.public_client)
@@ -56,6 +56,7 @@ impl AppStore for PostgresStore {
             .map_err(map_sqlx)?
             .map(AppRow::into_record)
             .transpose()
+        .bind(encode_mfa_policy(app.mfa.as_ref())?)
     }
 
     async fn apps_of_tenant(&self, tenant: TenantId) -> StoreResult<Vec<App>> {
@@ -76,8 +77,8 @@ impl AppStore for PostgresStore {
 pub(super) async fn insert_app(conn: &mut PgConnection, app: &App) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO apps (client_id, tenant_id, display_name, public_client, native_auth, \
-         method, cors_origins, identifier_uri, scopes, signup_attributes, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         method, cors_origins, identifier_uri, scopes, signup_attributes, mfa_policy, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(app.client_id.as_str())
     .bind(uuid_text(app.tenant_id.0))
@@ -95,3 +96,4 @@ pub(super) async fn insert_app(conn: &mut PgConnection, app: &App) -> StoreResul
     .map_err(map_sqlx)?;
     Ok(())
 }
+    .bind(encode_mfa_policy(app.mfa.as_ref())?)

@@ -26,7 +26,7 @@ use sqlx::postgres::PgRow;
 const TENANTS: &str =
     "SELECT id, name, domain, password_policy, security, created_at FROM tenants ORDER BY id COLLATE \"C\"";
 const APPS: &str = "SELECT client_id, tenant_id, display_name, public_client, native_auth, method, \
-                    cors_origins, identifier_uri, scopes, signup_attributes, created_at \
+                    cors_origins, identifier_uri, scopes, signup_attributes, mfa_policy, created_at \
                     FROM apps ORDER BY client_id COLLATE \"C\"";
 const USERS: &str = "SELECT id, tenant_id, username, username_normalized, password_hash, disabled, \
                      attributes, created_at, updated_at FROM users ORDER BY id COLLATE \"C\"";

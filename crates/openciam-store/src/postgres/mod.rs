@@ -18,6 +18,7 @@
 //! mapping in [`crate::error`], both shared with the SQLite adapter.
 
 mod apps;
+mod auth_methods;
 mod audit;
 mod bulk;
 mod flows;

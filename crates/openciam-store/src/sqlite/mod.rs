@@ -9,6 +9,7 @@
 //! One file per aggregate implements its port; row mapping lives in [`crate::rows`].
 
 mod apps;
+mod auth_methods;
 mod audit;
 mod bulk;
 mod flows;

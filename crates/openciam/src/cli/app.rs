@@ -4,7 +4,12 @@ use super::store_args::StoreArgs;
 use clap::{Args, Subcommand, ValueEnum};
 use openciam_core::admin::NewApp;
 use openciam_core::ids::ClientId;
+use openciam_core::mfa::MfaPolicy;
 use openciam_core::model::{App, SignInMethod};
+
+fn parse_mfa(raw: &str) -> Result<MfaPolicy, String> {
+    MfaPolicy::parse_compact(raw)
+}
 
 /// App commands.
 #[derive(Debug, Subcommand)]
@@ -48,6 +53,10 @@ pub struct CreateArgs {
     /// Register without native authentication (e.g. an API-only app).
     #[arg(long)]
     pub no_native_auth: bool,
+    /// The app's own second-factor policy: `off`, `required`, or with the channels allowed,
+    /// `required:email,sms`. Absent, the app follows the tenant's policy.
+    #[arg(long, value_parser = parse_mfa)]
+    pub mfa: Option<MfaPolicy>,
     /// Tenant name, domain or GUID.
     #[arg(long, default_value = "demo")]
     pub tenant: String,
@@ -87,8 +96,16 @@ fn print_app(a: &App) {
             )
         })
         .collect();
+    let mfa = match &a.mfa {
+        None => "mfa=tenant".to_owned(),
+        Some(p) => {
+            let channels: Vec<&str> = p.methods.iter().map(|m| m.as_str()).collect();
+            let mode = if p.required { "required" } else { "off" };
+            format!("mfa={mode}:{}", channels.join(","))
+        }
+    };
     println!(
-        "{}  {}  {method}  {native}  cors={:?}  scopes={:?}",
+        "{}  {}  {method}  {native}  {mfa}  cors={:?}  scopes={:?}",
         a.client_id, a.display_name, a.cors_origins, scopes
     );
 }
@@ -120,6 +137,7 @@ pub async fn run(cmd: AppCommand) -> anyhow::Result<()> {
                         identifier_uri: a.identifier_uri,
                         scopes: a.scopes,
                         signup_attributes: vec![],
+                        mfa: a.mfa,
                     },
                 )
                 .await?;

@@ -19,6 +19,7 @@ async fn setup() -> (TestApp, String) {
         identifier_uri: None,
         scopes: vec![],
         signup_attributes: vec![],
+        mfa: None,
     };
     let a = app
         .services

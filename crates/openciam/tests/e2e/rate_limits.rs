@@ -131,6 +131,7 @@ async fn per_ip_limit_answers_429_with_retry_after_until_the_window_ends() {
                 identifier_uri: None,
                 scopes: vec![],
                 signup_attributes: vec![],
+                mfa: None,
             },
         )
         .await

@@ -92,6 +92,7 @@ async fn unknown_expired_and_foreign_refresh_tokens() {
                 identifier_uri: None,
                 scopes: vec![],
                 signup_attributes: vec![],
+                mfa: None,
             },
         )
         .await

@@ -82,6 +82,7 @@ async fn tenants_are_isolated() {
                 identifier_uri: None,
                 scopes: vec![],
                 signup_attributes: vec![],
+                mfa: None,
             },
         )
         .await

@@ -123,6 +123,7 @@ async fn tampered_and_foreign_tokens_are_refused() {
                 identifier_uri: None,
                 scopes: vec![],
                 signup_attributes: vec![],
+                mfa: None,
             },
         )
         .await

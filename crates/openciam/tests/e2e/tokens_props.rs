@@ -131,6 +131,7 @@ fn new_app(name: &str) -> NewApp {
         identifier_uri: None,
         scopes: vec![],
         signup_attributes: vec![],
+        mfa: None,
     }
 }
 
