@@ -146,6 +146,19 @@ pub enum FlowError {
     /// The code e-mail could not be sent; nothing advanced.
     #[error("mail unavailable")]
     MailUnavailable(#[source] anyhow::Error),
+    /// The code SMS could not be sent (provider down or refusing, or none configured); nothing
+    /// advanced.
+    #[error("sms unavailable")]
+    SmsUnavailable(#[source] anyhow::Error),
+    /// A challenge target (the phone number or e-mail address a user typed for a method) is not
+    /// acceptable; the reason is in the description.
+    #[error("invalid challenge target")]
+    InvalidChallengeTarget {
+        /// The target as typed.
+        target: String,
+        /// Why it was refused, in plain English.
+        reason: String,
+    },
     /// Too much work queued (password hashing); retry shortly.
     #[error("overloaded")]
     Overloaded,
@@ -158,6 +171,24 @@ pub enum FlowError {
     /// Anything unexpected; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+impl From<crate::sms::SmsError> for FlowError {
+    fn from(e: crate::sms::SmsError) -> Self {
+        match e {
+            crate::sms::SmsError::Unavailable(e) | crate::sms::SmsError::Rejected(e) => Self::SmsUnavailable(e),
+        }
+    }
+}
+
+impl FlowError {
+    /// `invalid_request` `[901001]` for a phone number that [`PhoneNumber::parse`](crate::phone::PhoneNumber::parse) refused.
+    pub fn invalid_phone(target: &str, why: crate::phone::InvalidPhoneNumber) -> Self {
+        Self::InvalidChallengeTarget {
+            target: target.to_owned(),
+            reason: format!("{why}"),
+        }
+    }
 }
 
 impl From<StoreError> for FlowError {

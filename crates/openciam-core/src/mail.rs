@@ -111,12 +111,44 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, tenant: &MailTenant, mail: &OutboundEmail) -> Result<(), MailError>;
 }
 
-/// A message kept by the dev mailbox.
+/// How a kept message was "sent".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// E-mail.
+    #[default]
+    Email,
+    /// Text message.
+    Sms,
+}
+
+impl Channel {
+    /// Wire/query name: `email`, `sms`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    /// Inverse of [`Channel::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// A message kept by the dev mailbox (mail, and the SMS outbox).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredMessage {
-    /// Recipient as addressed.
+    /// `email` or `sms`.
+    pub channel: Channel,
+    /// Recipient as addressed (an SMS: E.164).
     pub to: String,
-    /// Subject.
+    /// Subject (an SMS: empty).
     pub subject: String,
     /// Plain-text body.
     pub text: String,
@@ -131,8 +163,10 @@ pub struct StoredMessage {
 /// Filter for reading the dev mailbox.
 #[derive(Debug, Clone, Default)]
 pub struct MailboxFilter {
-    /// Recipient, matched in normalised form.
+    /// Recipient, matched in normalised form (a phone number as E.164).
     pub to: Option<String>,
+    /// Channel.
+    pub channel: Option<Channel>,
     /// Purpose.
     pub purpose: Option<MailPurpose>,
     /// Only messages sent at or after this time (Unix ms).

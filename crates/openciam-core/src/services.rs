@@ -17,6 +17,7 @@ use crate::ports::Store;
 use crate::security::limiter::Limiter;
 use crate::security::lockout::SmartLockout;
 use crate::security::rate_limit::LimitProfile;
+use crate::sms::SmsSender;
 use crate::strategy::email_otp::{EmailOtp, OtpConfig};
 use crate::strategy::password::{HasherConfig, PasswordHasher};
 use crate::token::keys::KeyRing;
@@ -64,6 +65,9 @@ pub struct Services {
     pub otp: Arc<EmailOtp>,
     /// Outgoing mail.
     pub mailer: Arc<dyn Mailer>,
+    /// Outgoing text messages (the dev outbox in `openciam dev`, the `[sms]` provider in
+    /// `serve`).
+    pub sms: Arc<dyn SmsSender>,
     /// Mail recorded for background delivery (enumeration-protection mode); run its worker with
     /// [`Outbox::run`].
     pub outbox: Arc<Outbox>,
@@ -84,6 +88,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         master: &MasterKey,
         mailer: Arc<dyn Mailer>,
+        sms: Arc<dyn SmsSender>,
         config: CoreConfig,
     ) -> anyhow::Result<Self> {
         let keys = KeyRing::load_or_create(store.as_ref(), master, clock.as_ref()).await?;
@@ -147,6 +152,7 @@ impl Services {
             reset,
             otp,
             mailer,
+            sms,
             outbox,
             after_flow: AfterFlowService::new(tokens, store.clone(), issuer.clone()),
             admin: AdminService::new(store.clone(), passwords.clone(), clock.clone()),

@@ -354,6 +354,20 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             s.cause = Some(format!("{cause:#}"));
             s.retry_after(5)
         }
+        F::SmsUnavailable(cause) => {
+            let mut s = ErrorSpec::new(
+                c::SMS_UNAVAILABLE,
+                &[],
+                "The code SMS could not be sent; nothing changed. Call challenge again with the same continuation_token after the Retry-After delay, or choose another method.",
+            );
+            s.cause = Some(format!("{cause:#}"));
+            s.retry_after(5)
+        }
+        F::InvalidChallengeTarget { target, reason } => ErrorSpec::new(
+            c::INVALID_CHALLENGE_TARGET,
+            &[&target],
+            format!("{reason}. Phone numbers need the international form, e.g. +15551234567."),
+        ),
         F::RateLimited(hit) => rate_limited_spec(hit),
         F::Overloaded => ErrorSpec::new(
             c::OVERLOADED,

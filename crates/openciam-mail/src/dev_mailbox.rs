@@ -1,5 +1,8 @@
 //! [`DevMailbox`]: keeps rendered messages in memory for `openciam dev` (`/_dev/mailbox`).
 //!
+//! It is the dev SMS outbox too: as an [`SmsSender`] it keeps each text message under the
+//! number's E.164 form, with `channel: "sms"` (mail has `channel: "email"`).
+//!
 //! Retention is per normalised address: each address keeps its latest [`PER_ADDRESS`] messages, so a
 //! load test writing to many addresses cannot push out the one a person is waiting on. The number of
 //! addresses is capped at [`MAX_ADDRESSES`]; past it, the address written to least recently is
@@ -9,8 +12,10 @@ use crate::render::{Rendered, Renderer};
 use async_trait::async_trait;
 use openciam_core::clock::Clock;
 use openciam_core::mail::{
-    MailError, MailTenant, MailboxFilter, MailboxReader, Mailer, OutboundEmail, StoredMessage,
+    Channel, MailError, MailTenant, MailboxFilter, MailboxReader, Mailer, OutboundEmail, StoredMessage,
 };
+use openciam_core::phone::PhoneNumber;
+use openciam_core::sms::{OutboundSms, SmsError, SmsSender};
 use openciam_core::username::Username;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -52,12 +57,25 @@ struct Entry {
     message: StoredMessage,
 }
 
-/// The comparison key of an address: as the core normalises usernames, or trimmed lower case for
-/// anything that is not a valid address (the dev mailbox must never lose a message).
+/// The comparison key of an address: as the core normalises usernames, a phone number's E.164
+/// form, or trimmed lower case for anything else (the dev mailbox must never lose a message).
+/// A number whose `+` was lost to URL decoding (`?to=+1555…` decodes to a space) still matches.
 pub fn normalize_address(address: &str) -> String {
-    Username::parse(address)
-        .map(|u| u.normalized().to_owned())
-        .unwrap_or_else(|| address.trim().to_lowercase())
+    if let Some(u) = Username::parse(address) {
+        return u.normalized().to_owned();
+    }
+    let trimmed = address.trim();
+    let phone = if trimmed.starts_with('+') {
+        PhoneNumber::parse(trimmed).ok()
+    } else if !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit() || c == ' ') {
+        PhoneNumber::parse(&format!("+{trimmed}")).ok()
+    } else {
+        None
+    };
+    match phone {
+        Some(p) => p.e164().to_owned(),
+        None => trimmed.to_lowercase(),
+    }
 }
 
 impl DevMailbox {
@@ -88,6 +106,7 @@ impl DevMailbox {
     fn keep(&self, r: Rendered) {
         let key = normalize_address(&r.to);
         let message = StoredMessage {
+            channel: Channel::Email,
             to: r.to,
             subject: r.subject,
             text: r.text,
@@ -96,6 +115,19 @@ impl DevMailbox {
             sent_at: self.clock.now().unix_timestamp_nanos().div_euclid(1_000_000) as i64,
         };
         self.lock().insert(key, message);
+    }
+
+    fn keep_sms(&self, sms: &OutboundSms) {
+        let message = StoredMessage {
+            channel: Channel::Sms,
+            to: sms.to.e164().to_owned(),
+            subject: String::new(),
+            text: sms.text(),
+            code: Some(sms.code.clone()),
+            purpose: Some(sms.purpose),
+            sent_at: self.clock.now().unix_timestamp_nanos().div_euclid(1_000_000) as i64,
+        };
+        self.lock().insert(sms.to.e164().to_owned(), message);
     }
 }
 
@@ -123,6 +155,7 @@ impl Inner {
 
 fn matches(filter: &MailboxFilter, m: &StoredMessage) -> bool {
     filter.purpose.is_none_or(|p| m.purpose == Some(p))
+        && filter.channel.is_none_or(|c| m.channel == c)
         && filter.since_ms.is_none_or(|since| m.sent_at >= since)
 }
 
@@ -158,6 +191,15 @@ impl Mailer for DevMailbox {
     }
 }
 
+#[async_trait]
+impl SmsSender for DevMailbox {
+    async fn send(&self, _tenant: &MailTenant, sms: &OutboundSms) -> Result<(), SmsError> {
+        self.keep_sms(sms);
+        tracing::debug!(sms = ?sms, "SMS kept in the dev outbox");
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +224,7 @@ mod tests {
             purpose,
             expires_in_minutes: 10,
         };
-        mb.send(&tenant(), &mail).await.unwrap();
+        Mailer::send(mb, &tenant(), &mail).await.unwrap();
     }
 
     fn to(addr: &str) -> MailboxFilter {
@@ -263,7 +305,8 @@ mod tests {
     async fn notices_have_no_code() {
         let (mb, _) = mailbox();
         send_code(&mb, "a@example.com", "111111", MailPurpose::Resetpassword).await;
-        mb.send(
+        Mailer::send(
+            &mb,
             &tenant(),
             &OutboundEmail::PasswordChanged {
                 to: "a@example.com".into(),
@@ -282,6 +325,7 @@ mod tests {
     fn least_recently_written_address_goes_first_when_full() {
         let mut inner = Inner::default();
         let msg = |to: &str| StoredMessage {
+            channel: Channel::Email,
             to: to.into(),
             subject: String::new(),
             text: String::new(),
@@ -298,5 +342,42 @@ mod tests {
         assert!(inner.by_address.contains_key("u0@x.com"));
         assert!(!inner.by_address.contains_key("u1@x.com"));
         assert_eq!(inner.by_last_write.len(), MAX_ADDRESSES);
+    }
+
+    #[tokio::test]
+    async fn sms_are_kept_by_number_with_their_channel() {
+        let (mb, _) = mailbox();
+        send_code(&mb, "a@example.com", "111111", MailPurpose::Signin).await;
+        let sms = OutboundSms {
+            to: PhoneNumber::parse("+1 555 123 4567").unwrap(),
+            code: "22222222".into(),
+            purpose: MailPurpose::Signin,
+            expires_in_minutes: 10,
+        };
+        SmsSender::send(&mb, &tenant(), &sms).await.unwrap();
+        for query in ["+15551234567", " 15551234567", "+1 (555) 123-4567"] {
+            let got = mb.messages(&to(query));
+            assert_eq!(got.len(), 1, "{query:?}");
+            assert_eq!(got[0].channel, Channel::Sms);
+            assert_eq!(got[0].to, "+15551234567");
+            assert_eq!(got[0].code.as_deref(), Some("22222222"));
+            assert!(got[0].text.contains("22222222"));
+        }
+        let sms_only = MailboxFilter {
+            channel: Some(Channel::Sms),
+            ..Default::default()
+        };
+        let all = mb.messages(&sms_only);
+        assert_eq!(all.len(), 1);
+        let email_only = MailboxFilter {
+            channel: Some(Channel::Email),
+            ..Default::default()
+        };
+        let mails = mb.messages(&email_only);
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].channel, Channel::Email);
+        let json = serde_json::to_value(&all[0]).unwrap();
+        assert_eq!(json["channel"], "sms");
+        assert_eq!(serde_json::to_value(&mails[0]).unwrap()["channel"], "email");
     }
 }

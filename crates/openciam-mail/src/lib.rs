@@ -24,6 +24,7 @@ pub use smtp::SmtpMailer;
 
 use openciam_core::clock::Clock;
 use openciam_core::mail::{MailError, MailTenant, MailboxReader, Mailer};
+use openciam_core::sms::SmsSender;
 use render::Renderer;
 use std::sync::Arc;
 
@@ -65,6 +66,11 @@ impl MailSetup {
     /// The dev mailbox as the port's reader, when `backend = "dev"`.
     pub fn mailbox_reader(&self) -> Option<Arc<dyn MailboxReader>> {
         self.dev_mailbox().map(|m| m as Arc<dyn MailboxReader>)
+    }
+
+    /// The dev SMS outbox (the dev mailbox, `channel: "sms"`), when `backend = "dev"`.
+    pub fn sms_outbox(&self) -> Option<Arc<dyn SmsSender>> {
+        self.dev_mailbox().map(|m| m as Arc<dyn SmsSender>)
     }
 
     /// Which backend this is.

@@ -11,6 +11,7 @@ use openciam_core::crypto::MasterKey;
 use openciam_core::mail::{MailError, MailTenant, MailboxFilter, MailboxReader, Mailer, OutboundEmail};
 use openciam_core::security::rate_limit::{LimitProfile, ProfileName};
 use openciam_core::services::{CoreConfig, Services};
+use openciam_core::sms::{OutboundSms, SmsError, SmsSender};
 use openciam_core::strategy::email_otp::OtpConfig;
 use openciam_core::strategy::password::HasherConfig;
 use openciam_core::token::TokenConfig;
@@ -75,6 +76,9 @@ pub struct TestApp {
     pub mailbox: Arc<dyn MailboxReader>,
     /// Make every send fail (a relay outage) while true.
     pub mail_down: Arc<AtomicBool>,
+    /// Make every SMS fail (a provider outage) while true. SMS go to the dev mailbox
+    /// (`channel: "sms"`, keyed by E.164): read them with [`TestApp::latest_code`].
+    pub sms_down: Arc<AtomicBool>,
     /// The database URL the server uses.
     pub database_url: String,
     /// The PostgreSQL schema to drop at the end, when the backend is PostgreSQL.
@@ -152,6 +156,22 @@ impl Mailer for SwitchableMailer {
             return Err(MailError::Unavailable(anyhow::anyhow!("test relay is down")));
         }
         self.inner.send(tenant, mail).await
+    }
+}
+
+/// Delivers SMS to the dev mailbox unless the test switched SMS off.
+struct SwitchableSms {
+    inner: Arc<dyn SmsSender>,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl SmsSender for SwitchableSms {
+    async fn send(&self, tenant: &MailTenant, sms: &OutboundSms) -> Result<(), SmsError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(SmsError::Unavailable(anyhow::anyhow!("test SMS provider is down")));
+        }
+        self.inner.send(tenant, sms).await
     }
 }
 
@@ -314,11 +334,17 @@ impl TestApp {
             inner: setup.mailer(),
             down: mail_down.clone(),
         });
+        let sms_down = Arc::new(AtomicBool::new(false));
+        let sms: Arc<dyn SmsSender> = Arc::new(SwitchableSms {
+            inner: setup.sms_outbox().unwrap(),
+            down: sms_down.clone(),
+        });
         let parts = openciam::app::build(
             store,
             clock.clone(),
             &master,
             (mailer, Some(mailbox.clone())),
+            sms,
             core,
             http,
         )
@@ -335,6 +361,7 @@ impl TestApp {
             dir,
             mailbox,
             mail_down,
+            sms_down,
             database_url: url,
             pg,
         }

@@ -319,6 +319,25 @@ pub mod catalogue {
         "A transient error has occurred. Please try again."
     );
 
+    entry!(
+        SMS_UNAVAILABLE,
+        "The code SMS could not be sent: provider down, refused, or none configured (spec §7.1).",
+        "temporarily_unavailable",
+        None,
+        90033,
+        503,
+        "A transient error has occurred. Please try again."
+    );
+    entry!(
+        INVALID_CHALLENGE_TARGET,
+        "A challenge target (phone number or e-mail address) is not acceptable (spec §5.9: 901001).",
+        "invalid_request",
+        None,
+        901001,
+        400,
+        "The provided challenge target '{0}' is not valid."
+    );
+
     // Password reset.
     entry!(
         NO_PASSWORD,

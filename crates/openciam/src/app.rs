@@ -6,6 +6,7 @@ use openciam_core::crypto::MasterKey;
 use openciam_core::mail::{MailboxReader, Mailer};
 use openciam_core::ports::Store;
 use openciam_core::services::{CoreConfig, Services};
+use openciam_core::sms::SmsSender;
 use openciam_http::{AppState, HttpConfig};
 use openciam_store::{PoolOptions, PostgresStore, SqliteStore};
 use std::net::SocketAddr;
@@ -93,11 +94,12 @@ pub async fn build(
     clock: Arc<dyn Clock>,
     master: &MasterKey,
     mail: (Arc<dyn Mailer>, Option<Arc<dyn MailboxReader>>),
+    sms: Arc<dyn SmsSender>,
     core: CoreConfig,
     http: HttpConfig,
 ) -> anyhow::Result<ServerParts> {
     let (mailer, mailbox) = mail;
-    let services = Arc::new(Services::build(store, clock, master, mailer, core).await?);
+    let services = Arc::new(Services::build(store, clock, master, mailer, sms, core).await?);
     spawn_outbox_worker(services.clone());
     let router = openciam_http::router(AppState {
         services: services.clone(),

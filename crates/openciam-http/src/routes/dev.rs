@@ -1,14 +1,16 @@
 //! The dev mailbox (only in `openciam dev`): every message the server "sent", for a person
 //! (`GET /_dev/mailbox`, an HTML page) and for tests (JSON with `Accept: application/json` or
 //! `format=json`; `GET /_dev/mailbox/latest-code?to=EMAIL` → `{"code": "…"}`, 404 when none).
-//! Both filter by `to` (normalised), `purpose=signup|signin|resetpassword` and `since=<epoch ms>`.
+//! Both filter by `to` (normalised; a phone number as E.164, e.g. `to=%2B15551234567`),
+//! `channel=email|sms`, `purpose=signup|signin|resetpassword` and `since=<epoch ms>`. Text
+//! messages of the dev SMS outbox are listed with `"channel": "sms"`, mail with `"email"`.
 
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use openciam_core::mail::{MailPurpose, MailboxFilter, StoredMessage};
+use openciam_core::mail::{Channel, MailPurpose, MailboxFilter, StoredMessage};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -17,6 +19,7 @@ use serde_json::json;
 pub(crate) struct MailboxQuery {
     to: Option<String>,
     purpose: Option<String>,
+    channel: Option<String>,
     since: Option<i64>,
     format: Option<String>,
 }
@@ -33,8 +36,19 @@ impl MailboxQuery {
                     .into_response()
             })?),
         };
+        let channel = match self.channel.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(Channel::parse(c).ok_or_else(|| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "channel must be email or sms"})),
+                )
+                    .into_response()
+            })?),
+        };
         Ok(MailboxFilter {
             to: self.to.clone().filter(|t| !t.is_empty()),
+            channel,
             purpose,
             since_ms: self.since,
         })
@@ -109,9 +123,14 @@ fn page(messages: &[StoredMessage]) -> String {
             .map(|c| format!("<code class=\"otp\">{}</code>", escape(c)))
             .unwrap_or_default();
         let purpose = m.purpose.map(|p| p.as_str()).unwrap_or("-");
+        let title = match m.channel {
+            Channel::Email => escape(&m.subject),
+            Channel::Sms => "SMS".to_owned(),
+        };
         rows.push_str(&format!(
-            "<article><header><strong>{}</strong> {code}<br><small>to {} · {} · sent_at {}</small></header><pre>{}</pre></article>",
-            escape(&m.subject),
+            "<article class=\"{}\"><header><strong>{title}</strong> {code}<br><small>{} to {} · {} · sent_at {}</small></header><pre>{}</pre></article>",
+            m.channel.as_str(),
+            m.channel.as_str(),
             escape(&m.to),
             purpose,
             m.sent_at,
@@ -119,7 +138,7 @@ fn page(messages: &[StoredMessage]) -> String {
         ));
     }
     if rows.is_empty() {
-        rows.push_str("<p>No mail yet. Codes sent by sign-up, sign-in and password reset appear here.</p>");
+        rows.push_str("<p>No mail yet. Codes sent by sign-up, sign-in and password reset appear here, and text messages (SMS) too.</p>");
     }
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>openciam dev mailbox</title>\
@@ -128,6 +147,7 @@ fn page(messages: &[StoredMessage]) -> String {
          .otp{{font-size:1.4rem;background:#eef;padding:.1rem .4rem;border-radius:.3rem;margin-left:.5rem}}\
          pre{{white-space:pre-wrap}}</style></head><body><h1>openciam dev mailbox</h1>\
          <p>Newest first; refreshes every 5 s. JSON: <a href=\"?format=json\">?format=json</a>, \
-         latest code: <code>/_dev/mailbox/latest-code?to=EMAIL</code></p>{rows}</body></html>"
+         latest code: <code>/_dev/mailbox/latest-code?to=EMAIL</code> \
+         (SMS: <code>?to=%2B15551234567</code>)</p>{rows}</body></html>"
     )
 }

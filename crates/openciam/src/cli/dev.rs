@@ -94,6 +94,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         clock,
         &master,
         (mail.mailer(), mail.mailbox_reader()),
+        mail.sms_outbox().context("the dev mail backend keeps SMS too")?,
         core,
         http,
     )

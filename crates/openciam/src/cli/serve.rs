@@ -92,7 +92,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let clock = Arc::new(SystemClock);
     let mail = openciam_mail::build(&config.mail, clock.clone())?;
-    let parts = app::build(store.clone(), clock, &master, (mail.mailer(), None), core, http).await?;
+    let parts = app::build(
+        store.clone(),
+        clock,
+        &master,
+        (mail.mailer(), None),
+        Arc::new(openciam_core::sms::NoSmsProvider),
+        core,
+        http,
+    ).await?;
     seed::apply_tenants(&parts.services.admin, store.as_ref(), &config.tenants).await?;
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
     let reload_master = MasterKey::from_base64(resolved.master_key.expose_secret())?;
