@@ -78,6 +78,24 @@ pub fn needs_rehash(phc: &str) -> bool {
     !current
 }
 
+/// The argon2id parameters new hashes use: `(m_cost KiB, t_cost, p_cost)`. Public so the load
+/// tool's raw mode measures exactly what the server computes.
+pub const fn argon2_parameters() -> (u32, u32, u32) {
+    (M_COST, T_COST, P_COST)
+}
+
+/// Hashes `password` on the calling thread, exactly as the server does for a new password (the
+/// server runs this on its bounded pool; see [`PasswordHasher::hash`]). For the load tool's raw
+/// mode and for tools that precompute a hash (bulk seeding).
+pub fn hash_now(password: &str) -> anyhow::Result<String> {
+    hash_blocking(password)
+}
+
+/// Verifies `password` against `stored` on the calling thread, as a sign-in does on the pool.
+pub fn verify_now(password: &str, stored: &str) -> bool {
+    verify_blocking(password, stored)
+}
+
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     argon2()

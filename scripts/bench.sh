@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Regenerates docs/benchmarks.md: builds openciam and openciam-bench in release mode, runs every
+# benchmark of issue 8 against servers the tool starts itself (each on a fresh data directory),
+# and writes the figures with the command that produced each and the machine's load at the time.
+#
+#   scripts/bench.sh                 # everything (about 15 minutes on 2 cores)
+#   BENCH_SECONDS=10 scripts/bench.sh   # shorter measured segments
+#   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432 scripts/bench.sh  # PostgreSQL server
+#                                    # (default that URL; BENCH_POSTGRES=0 skips PostgreSQL)
+#   BENCH_MILLION=0 scripts/bench.sh # skip the 1,000,000-user runs
+#
+# Run it on a quiet machine: the load tool and the server share it, and every figure is only as
+# good as the machine's idleness (the load averages before and after each run are recorded).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-20}
+PG_BASE=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
+PG=${BENCH_POSTGRES:-1}
+MILLION=${BENCH_MILLION:-1}
+OUT=target/bench
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/manifest.tsv
+
+echo "building (release)…" >&2
+cargo build --release -q -p openciam -p openciam-bench
+B=target/release/openciam-bench
+
+# run NAME DESCRIPTION ARGS… : one run, JSON to $OUT/NAME.json, recorded in the manifest.
+run() {
+  local name=$1 what=$2
+  shift 2
+  echo "== $name: openciam-bench $*" >&2
+  "$B" "$@" --json --out "$OUT/$name.json"
+  printf '%s\t%s\t%s\n' "$name" "$what" "openciam-bench $*" >>"$OUT/manifest.tsv"
+}
+
+fresh_pg() {
+  psql "$PG_BASE/postgres" -qAt -c "DROP DATABASE IF EXISTS openciam_bench" -c "CREATE DATABASE openciam_bench" >/dev/null
+  echo "$PG_BASE/openciam_bench"
+}
+
+flows_per_s() { jq -r '.flows_per_s' "$OUT/$1.json"; }
+
+S=$SECONDS_PER_RUN
+echo "== raw" >&2
+"$B" raw --windows 5 --window 1 --json >"$OUT/raw.json"
+printf 'raw\t%s\t%s\n' "raw limits, machine otherwise idle" "openciam-bench raw --windows 5 --window 1" >>"$OUT/manifest.tsv"
+
+# SQLite (serve on a file): password sign-in, refresh.
+run pw_sqlite "password sign-in, closed loop (serve, SQLite)" \
+  run --spawn serve --flow password-signin --concurrency 16 --duration "$S" --raw
+run refresh_sqlite "refresh grant, closed loop (serve, SQLite)" \
+  run --spawn serve --flow refresh --concurrency 32 --sessions 512 --duration "$S" --raw
+run refresh_sqlite_1000 "refresh grant at a fixed 1,000/s (serve, SQLite)" \
+  run --spawn serve --flow refresh --rate 1000 --sessions 1024 --duration "$S"
+# 3x the saturating load: RSS under overload (the hash queue sheds with 503).
+PW_RATE=$(flows_per_s pw_sqlite)
+RF_RATE=$(flows_per_s refresh_sqlite)
+run pw_sqlite_3x "password sign-in at 3x the measured saturation (serve, SQLite)" \
+  run --spawn serve --flow password-signin --rate "$(jq -n "$PW_RATE*3|floor")" --duration "$S"
+run refresh_sqlite_3x "refresh grant at 3x the measured saturation (serve, SQLite)" \
+  run --spawn serve --flow refresh --rate "$(jq -n "$RF_RATE*3|floor")" --sessions 4096 --duration "$S"
+
+# dev with the bench limits profile: the code flows (codes from the dev mailbox).
+run code_dev "e-mail-code sign-in, closed loop (dev --limits bench)" \
+  run --spawn dev --flow code-signin --concurrency 32 --duration "$S"
+run signup_dev "password sign-up with code, closed loop (dev --limits bench)" \
+  run --spawn dev --flow signup --concurrency 16 --duration "$S" --raw
+
+# 1,000 vs 1,000,000 users: sign-in latency at a fixed 20/s.
+run pw_sqlite_1k_20 "password sign-in at 20/s, 1,000 users (serve, SQLite)" \
+  run --spawn serve --flow password-signin --rate 20 --users 1000 --duration "$S"
+if [ "$MILLION" = 1 ]; then
+  run pw_sqlite_1m_20 "password sign-in at 20/s, 1,000,000 users (serve, SQLite)" \
+    run --spawn serve --flow password-signin --rate 20 --users 1000000 --duration "$S"
+fi
+
+if [ "$PG" = 1 ]; then
+  run pw_pg "password sign-in, closed loop (serve, PostgreSQL)" \
+    run --spawn serve --database "$(fresh_pg)" --flow password-signin --concurrency 16 --duration "$S" --raw
+  run refresh_pg "refresh grant, closed loop (serve, PostgreSQL)" \
+    run --spawn serve --database "$(fresh_pg)" --flow refresh --concurrency 32 --sessions 512 --duration "$S" --raw
+  run refresh_pg_1000 "refresh grant at a fixed 1,000/s (serve, PostgreSQL)" \
+    run --spawn serve --database "$(fresh_pg)" --flow refresh --rate 1000 --sessions 1024 --duration "$S"
+  run pw_pg_1k_20 "password sign-in at 20/s, 1,000 users (serve, PostgreSQL)" \
+    run --spawn serve --database "$(fresh_pg)" --flow password-signin --rate 20 --users 1000 --duration "$S"
+  if [ "$MILLION" = 1 ]; then
+    run pw_pg_1m_20 "password sign-in at 20/s, 1,000,000 users (serve, PostgreSQL)" \
+      run --spawn serve --database "$(fresh_pg)" --flow password-signin --rate 20 --users 1000000 --duration "$S"
+  fi
+  psql "$PG_BASE/postgres" -qAt -c "DROP DATABASE IF EXISTS openciam_bench" >/dev/null || true
+fi
+
+python3 scripts/bench_report.py "$OUT" >docs/benchmarks.md
+echo "wrote docs/benchmarks.md" >&2
