@@ -74,6 +74,15 @@ fn request_meta(req: &Request, correlation_id: &str, proxy: Option<&TrustedProxy
     }
 }
 
+/// The ids of one request, left in the response's extensions for the layers outside.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestIds {
+    /// This request's trace id (also in error bodies).
+    pub(crate) trace_id: String,
+    /// The caller's `client-request-id` (or a new UUID).
+    pub(crate) correlation_id: String,
+}
+
 /// The outermost middleware: ids, timeout, envelope rendering and error logging.
 pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let correlation_id = client_request_id(&req);
@@ -125,5 +134,10 @@ pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Ne
         response.headers_mut().insert(CLIENT_REQUEST_ID, v.clone());
         response.headers_mut().insert(X_MS_REQUEST_ID, v);
     }
+    // For the dev flow trace, which sits outside this middleware.
+    response.extensions_mut().insert(RequestIds {
+        trace_id,
+        correlation_id,
+    });
     response
 }

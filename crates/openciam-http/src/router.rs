@@ -1,23 +1,39 @@
 //! Every route, in one place (paths mirror Entra under `/{tenant}`), and the middleware stack.
 
-use crate::routes::{dev, discovery, health, not_found, openapi, reset, signin, signup, token};
+use crate::flow_trace::{self, FlowTrace, MAX_FLOWS};
+use crate::routes::{dev, dev_console, discovery, health, not_found, openapi, reset, signin, signup, token};
 use crate::state::AppState;
 use crate::{cors, ctx};
-use axum::Router;
+use axum::{Extension, Router};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 
 /// Builds the application router.
 pub fn router(state: AppState) -> Router {
     let mut routes = Router::new();
+    // Dev mode (`openciam dev`) only: the mailbox, the console and the flow trace.
+    let mut trace = None;
     if state.mailbox.is_some() {
+        let recorder = Arc::new(FlowTrace::new(
+            MAX_FLOWS,
+            state.services.clock.clone(),
+            state.config.body_limit,
+        ));
         routes = routes
             .route("/_dev/mailbox", get(dev::mailbox))
-            .route("/_dev/mailbox/latest-code", get(dev::latest_code));
+            .route("/_dev/mailbox/latest-code", get(dev::latest_code))
+            .merge(
+                Router::new()
+                    .route("/_dev/", get(dev_console::console))
+                    .route("/_dev/flows", get(dev_console::flows))
+                    .layer(Extension(recorder.clone())),
+            );
+        trace = Some(recorder);
     }
-    routes
+    let routes = routes
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi))
         .route("/{tenant}/signup/v1.0/start", post(signup::signup_start))
@@ -52,7 +68,13 @@ pub fn router(state: AppState) -> Router {
         }))
         // The envelope (ids, timeout, error bodies) sits inside CORS, so every response it makes
         // — a timeout included — still gets the CORS headers MSAL.js needs to read the body.
-        .layer(from_fn_with_state(state.clone(), ctx::envelope))
+        .layer(from_fn_with_state(state.clone(), ctx::envelope));
+    // The trace sits outside the envelope, so it records the error bodies as sent.
+    let routes = match trace {
+        Some(recorder) => routes.layer(from_fn_with_state(recorder, flow_trace::record)),
+        None => routes,
+    };
+    routes
         .layer(from_fn_with_state(state.clone(), cors::cors))
         .with_state(state)
 }

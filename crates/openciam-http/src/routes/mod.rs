@@ -1,6 +1,7 @@
 //! Route handlers, one module per flow.
 
 pub(crate) mod dev;
+pub(crate) mod dev_console;
 pub(crate) mod discovery;
 pub(crate) mod health;
 pub(crate) mod openapi;

@@ -123,6 +123,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
+        "  dev console:          {scheme}://{addr}/_dev/  (mailbox, users, latest flows with errors explained)"
+    )?;
+    writeln!(
+        out,
+        "  flow trace (JSON):    {scheme}://{addr}/_dev/flows?username=EMAIL  (or ?correlation_id=… or ?flow=…)"
+    )?;
+    writeln!(
+        out,
         "  dev mailbox:          {scheme}://{addr}/_dev/mailbox  (JSON: /_dev/mailbox/latest-code?to=EMAIL)"
     )?;
     writeln!(

@@ -7,6 +7,7 @@ mod audit;
 mod code_guessing;
 mod cors;
 mod dbcopy;
+mod dev_console;
 mod dialects;
 mod discovery;
 mod enumeration;
