@@ -395,6 +395,8 @@ fn rate_limited_spec(hit: RateLimited) -> ErrorSpec {
         LimitName::Password => "password attempts for this account",
         LimitName::SignUpStart => "sign-ups started for this address",
         LimitName::ResetStart => "password resets started for this address",
+        LimitName::SmsNumber => "text messages to this phone number",
+        LimitName::SmsCountry => "text messages to phone numbers of this country calling code",
     };
     let detail = format!(
         "Rate limit '{}' reached: at most {} {what} per {} second(s). Send the same request again after {} second(s) (Retry-After); nothing was changed and the continuation_token stays valid.",

@@ -55,6 +55,10 @@ pub struct Config {
     /// Outgoing mail (`backend = "smtp"` in production).
     #[serde(default)]
     pub mail: openciam_mail::MailConfig,
+    /// Outgoing text messages (second-factor codes): `provider = "none"` (default) or
+    /// `"webhook"` with `[sms.webhook]`.
+    #[serde(default)]
+    pub sms: openciam_sms::SmsConfig,
     /// Tenants and their apps, created or updated at start.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,

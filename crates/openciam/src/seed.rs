@@ -4,7 +4,8 @@
 use crate::config::TenantConfig;
 use openciam_core::admin::{AdminError, AdminService, NewApp};
 use openciam_core::ids::{ClientId, TenantId};
-use openciam_core::model::{AttributeKind, AttributeSpec, SignInMethod};
+use openciam_core::mfa::MfaPolicy;
+use openciam_core::model::{AttributeKind, AttributeSpec, AuthMethodKind, SignInMethod};
 use openciam_core::ports::Store;
 use openciam_core::strategy::password_policy::PolicyProfile;
 use uuid::Uuid;
@@ -19,8 +20,10 @@ pub const DEMO_CLIENT_ID: Uuid = Uuid::from_u128(0x11111111_1111_1111_1111_11111
 pub const DEMO_CODE_CLIENT_ID: Uuid = Uuid::from_u128(0x22222222_2222_2222_2222_222222222222);
 /// E-mail + password sign-up requiring `displayName` and `city`.
 pub const DEMO_ATTRS_CLIENT_ID: Uuid = Uuid::from_u128(0x33333333_3333_3333_3333_333333333333);
+/// E-mail + password with a required second factor (e-mail or SMS code).
+pub const DEMO_MFA_CLIENT_ID: Uuid = Uuid::from_u128(0x44444444_4444_4444_4444_444444444444);
 /// The demo API: exposes `api://demo/read` and `api://demo/write`.
-pub const DEMO_API_CLIENT_ID: Uuid = Uuid::from_u128(0x44444444_4444_4444_4444_444444444444);
+pub const DEMO_API_CLIENT_ID: Uuid = Uuid::from_u128(0x55555555_5555_5555_5555_555555555555);
 
 fn ok_if_exists<T>(r: Result<T, AdminError>) -> Result<(), AdminError> {
     match r {
@@ -91,6 +94,23 @@ pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
                     method: SignInMethod::EmailPassword,
                     signup_attributes: vec![text("displayName"), text("city")],
                     mfa: None,
+                    ..NewApp::default()
+                },
+            )
+            .await,
+    )?;
+    ok_if_exists(
+        admin
+            .create_app(
+                DEMO_TENANT,
+                NewApp {
+                    client_id: Some(ClientId::from_uuid(DEMO_MFA_CLIENT_ID)),
+                    display_name: "Demo app (password + second factor)".into(),
+                    method: SignInMethod::EmailPassword,
+                    mfa: Some(MfaPolicy {
+                        required: true,
+                        methods: vec![AuthMethodKind::Email, AuthMethodKind::Sms],
+                    }),
                     ..NewApp::default()
                 },
             )

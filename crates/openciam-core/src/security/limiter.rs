@@ -19,6 +19,7 @@ use crate::directory::ClientContext;
 use crate::error::{FlowError, FlowResult};
 use crate::flow::phantom::Phantom;
 use crate::ids::TenantId;
+use crate::phone::PhoneNumber;
 use crate::ports::Store;
 use crate::request::RequestMeta;
 use crate::username::Username;
@@ -174,6 +175,24 @@ impl Limiter {
             window_seconds: numbers.window_seconds,
             retry_after: u64::try_from(hit.window_ends_at - now).unwrap_or(0).max(1),
         }))
+    }
+
+    /// Counts one text message to `to` for `ctx`'s tenant against the toll-fraud limits: per
+    /// number, then per country calling code. `FlowError::RateLimited` (429 with Retry-After)
+    /// when either is reached. Call it before a code is issued for an SMS, so a refused request
+    /// changes nothing (the IP was counted already by [`Limiter::check`]).
+    pub async fn check_sms(&self, ctx: &ClientContext, to: &PhoneNumber) -> FlowResult<()> {
+        let overrides = &ctx.tenant.security.rate_limits;
+        let tenant = ctx.tenant.id;
+        self.hit(tenant, overrides, LimitName::SmsNumber, to.e164())
+            .await?;
+        self.hit(
+            tenant,
+            overrides,
+            LimitName::SmsCountry,
+            &format!("+{}", to.country_code()),
+        )
+        .await
     }
 
     /// Deletes the counters whose window has ended.

@@ -37,11 +37,23 @@ pub enum LimitName {
     SignUpStart,
     /// Password-reset starts per address.
     ResetStart,
+    /// Text messages per phone number (toll fraud: pumping premium numbers).
+    SmsNumber,
+    /// Text messages per country calling code, per tenant (toll fraud spread over many numbers
+    /// of one expensive country).
+    SmsCountry,
 }
 
 impl LimitName {
     /// Every limit.
-    pub const ALL: [Self; 4] = [Self::Ip, Self::Password, Self::SignUpStart, Self::ResetStart];
+    pub const ALL: [Self; 6] = [
+        Self::Ip,
+        Self::Password,
+        Self::SignUpStart,
+        Self::ResetStart,
+        Self::SmsNumber,
+        Self::SmsCountry,
+    ];
 
     /// The name in settings and in the counter keys.
     pub fn as_str(self) -> &'static str {
@@ -50,6 +62,8 @@ impl LimitName {
             Self::Password => "password",
             Self::SignUpStart => "signup_start",
             Self::ResetStart => "reset_start",
+            Self::SmsNumber => "sms_number",
+            Self::SmsCountry => "sms_country",
         }
     }
 }
@@ -118,6 +132,10 @@ pub struct LimitProfile {
     pub signup_start: Option<Limit>,
     /// Reset starts per address.
     pub reset_start: Option<Limit>,
+    /// Text messages per phone number.
+    pub sms_number: Option<Limit>,
+    /// Text messages per country calling code.
+    pub sms_country: Option<Limit>,
 }
 
 /// Per-target limits of the `test` and `bench` profiles: far above anything a suite or a load
@@ -127,7 +145,8 @@ const GENEROUS: u32 = 1_000_000;
 impl LimitProfile {
     /// Production defaults: 20 requests per second per IP per tenant (Entra's number); 10
     /// password checks per account or address per minute; 10 sign-up starts and 5 reset starts
-    /// per address per hour.
+    /// per address per hour; against SMS toll fraud, 5 text messages per phone number per hour
+    /// and 100 per country calling code per tenant per hour.
     pub const fn serve() -> Self {
         Self {
             name: ProfileName::Serve,
@@ -135,6 +154,8 @@ impl LimitProfile {
             password: Some(Limit::new(10, 60)),
             signup_start: Some(Limit::new(10, 3600)),
             reset_start: Some(Limit::new(5, 3600)),
+            sms_number: Some(Limit::new(5, 3600)),
+            sms_country: Some(Limit::new(100, 3600)),
         }
     }
 
@@ -146,6 +167,8 @@ impl LimitProfile {
             password: Some(Limit::new(GENEROUS, 60)),
             signup_start: Some(Limit::new(GENEROUS, 3600)),
             reset_start: Some(Limit::new(GENEROUS, 3600)),
+            sms_number: Some(Limit::new(GENEROUS, 3600)),
+            sms_country: Some(Limit::new(GENEROUS, 3600)),
         }
     }
 
@@ -157,6 +180,8 @@ impl LimitProfile {
             password: Some(Limit::new(GENEROUS, 60)),
             signup_start: Some(Limit::new(GENEROUS, 3600)),
             reset_start: Some(Limit::new(GENEROUS, 3600)),
+            sms_number: Some(Limit::new(GENEROUS, 3600)),
+            sms_country: Some(Limit::new(GENEROUS, 3600)),
         }
     }
 
@@ -168,6 +193,8 @@ impl LimitProfile {
             password: None,
             signup_start: None,
             reset_start: None,
+            sms_number: None,
+            sms_country: None,
         }
     }
 
@@ -188,6 +215,8 @@ impl LimitProfile {
             LimitName::Password => self.password,
             LimitName::SignUpStart => self.signup_start,
             LimitName::ResetStart => self.reset_start,
+            LimitName::SmsNumber => self.sms_number,
+            LimitName::SmsCountry => self.sms_country,
         }
     }
 
@@ -259,6 +288,12 @@ pub struct RateLimitOverrides {
     /// Reset starts per address.
     #[serde(skip_serializing_if = "LimitOverride::is_unset")]
     pub reset_start: LimitOverride,
+    /// Text messages per phone number.
+    #[serde(skip_serializing_if = "LimitOverride::is_unset")]
+    pub sms_number: LimitOverride,
+    /// Text messages per country calling code.
+    #[serde(skip_serializing_if = "LimitOverride::is_unset")]
+    pub sms_country: LimitOverride,
 }
 
 impl RateLimitOverrides {
@@ -269,6 +304,8 @@ impl RateLimitOverrides {
             LimitName::Password => self.password,
             LimitName::SignUpStart => self.signup_start,
             LimitName::ResetStart => self.reset_start,
+            LimitName::SmsNumber => self.sms_number,
+            LimitName::SmsCountry => self.sms_country,
         }
     }
 }
@@ -292,6 +329,36 @@ mod tests {
             p.effective(LimitName::ResetStart, &none),
             Some(Limit::new(5, 3600))
         );
+        assert_eq!(
+            p.effective(LimitName::SmsNumber, &none),
+            Some(Limit::new(5, 3600))
+        );
+        assert_eq!(
+            p.effective(LimitName::SmsCountry, &none),
+            Some(Limit::new(100, 3600))
+        );
+    }
+
+    #[test]
+    fn sms_limits_take_tenant_overrides() {
+        let s = TenantSecurity::default()
+            .with_setting("rate_limits.sms_number.max=2")
+            .unwrap()
+            .with_setting("rate_limits.sms_country.max=3")
+            .unwrap()
+            .with_setting("rate_limits.sms_country.window_seconds=60")
+            .unwrap();
+        let p = LimitProfile::test();
+        assert_eq!(
+            p.effective(LimitName::SmsNumber, &s.rate_limits),
+            Some(Limit::new(2, 3600))
+        );
+        assert_eq!(
+            p.effective(LimitName::SmsCountry, &s.rate_limits),
+            Some(Limit::new(3, 60))
+        );
+        let off = s.with_setting("rate_limits.sms_number.max=0").unwrap();
+        assert_eq!(p.effective(LimitName::SmsNumber, &off.rate_limits), None);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use super::store_args::{DEFAULT_DATA_DIR, dev_database_url};
 use crate::app;
 use crate::seed::{
-    self, DEMO_API_CLIENT_ID, DEMO_ATTRS_CLIENT_ID, DEMO_CLIENT_ID, DEMO_CODE_CLIENT_ID, DEMO_TENANT,
+    self, DEMO_API_CLIENT_ID, DEMO_ATTRS_CLIENT_ID, DEMO_CLIENT_ID, DEMO_CODE_CLIENT_ID, DEMO_MFA_CLIENT_ID,
+    DEMO_TENANT,
     DEMO_TENANT_ID,
 };
 use anyhow::Context as _;
@@ -115,6 +116,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
+        "  second-factor app:    {DEMO_MFA_CLIENT_ID}  (e-mail + password, then an e-mail or SMS code)"
+    )?;
+    writeln!(
+        out,
         "  API scopes:           api://demo/read api://demo/write  (app {DEMO_API_CLIENT_ID})"
     )?;
     writeln!(
@@ -131,7 +136,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "  dev mailbox:          {scheme}://{addr}/_dev/mailbox  (JSON: /_dev/mailbox/latest-code?to=EMAIL)"
+        "  dev mailbox:          {scheme}://{addr}/_dev/mailbox  (JSON: /_dev/mailbox/latest-code?to=EMAIL or ?to=%2B15551234567 for SMS)"
     )?;
     writeln!(
         out,

@@ -66,6 +66,8 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     let resolved = config.resolve()?;
+    // A bad [sms] section stops the start before anything else happens.
+    let sms = openciam_sms::build(&config.sms)?;
     // Read the certificate first: a bad [tls] stops the start before anything else happens.
     let tls = match &config.tls {
         Some(t) => Some(crate::tls::server_config(&t.cert_file, &t.key_file)?),
@@ -97,7 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         clock,
         &master,
         (mail.mailer(), None),
-        Arc::new(openciam_core::sms::NoSmsProvider),
+        sms,
         core,
         http,
     ).await?;

@@ -4,7 +4,8 @@ use super::store_args::StoreArgs;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use openciam_core::admin::AdminError;
-use openciam_core::model::User;
+use openciam_core::ids::AuthMethodId;
+use openciam_core::model::{AuthMethod, User};
 use openciam_core::secret::Password;
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -30,6 +31,24 @@ pub enum UserCommand {
     Import(ImportArgs),
     /// End a smart lockout now and forget the user's failed passwords.
     Unlock(UserArgs),
+    /// List a user's second-factor methods (id, channel, target, when added, when last used).
+    Methods(UserArgs),
+    /// Remove one of a user's second-factor methods (audit-logged).
+    RemoveMethod(RemoveMethodArgs),
+    /// Remove every second-factor method of a user: under a policy that requires a second
+    /// factor they register a new one at their next sign-in (audit-logged).
+    ResetMfa(UserArgs),
+}
+
+/// `user remove-method`.
+#[derive(Debug, Args)]
+pub struct RemoveMethodArgs {
+    /// The method's id, as `user methods` lists it.
+    #[arg(long)]
+    pub id: String,
+    /// The user.
+    #[command(flatten)]
+    pub user: UserArgs,
 }
 
 /// `user import`.
@@ -136,6 +155,23 @@ fn print_user(u: &User) {
     );
 }
 
+fn print_method(m: &AuthMethod) {
+    let when = |unix: i64| {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| unix.to_string())
+    };
+    let last = m.last_used_at.map(when).unwrap_or_else(|| "never".to_owned());
+    println!(
+        "{}  {}  {}  added {}  last used {last}",
+        m.id,
+        m.kind.as_str(),
+        m.target,
+        when(m.created_at)
+    );
+}
+
 /// Runs a user command.
 pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
@@ -189,6 +225,61 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
             println!("revoked {n} session(s) of {}", u.email);
         }
         UserCommand::Import(i) => import(i).await?,
+        UserCommand::Methods(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            let methods = admin.auth_methods(&u.tenant.tenant, &u.email).await?;
+            if methods.is_empty() {
+                println!("{} has no second-factor method", u.email);
+            }
+            for m in &methods {
+                print_method(m);
+            }
+        }
+        UserCommand::RemoveMethod(r) => {
+            let id = uuid::Uuid::parse_str(r.id.trim())
+                .map(AuthMethodId)
+                .with_context(|| {
+                    format!("--id {:?} is not a method id (a GUID from `user methods`)", r.id)
+                })?;
+            let (_, admin) = r.user.tenant.store.open().await?;
+            admin
+                .remove_auth_method(&r.user.tenant.tenant, &r.user.email, id)
+                .await?;
+            println!("removed method {id} of {}", r.user.email);
+        }
+        UserCommand::ResetMfa(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            let n = admin.reset_mfa(&u.tenant.tenant, &u.email).await?;
+            println!(
+                "removed {n} second-factor method(s) of {}; a sign-in that needs one registers a new one",
+                u.email
+            );
+        }
+        UserCommand::Update(a) => {
+            let mut changes = serde_json::Map::new();
+            for kv in &a.attrs {
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("--attr {kv:?} is not NAME=VALUE"))?;
+                let value = if v.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::Value::String(v.to_owned())
+                };
+                changes.insert(k.trim().to_owned(), value);
+            }
+            let (_, admin) = a.user.tenant.store.open().await?;
+            print_user(
+                &admin
+                    .update_attributes(&a.user.tenant.tenant, &a.user.email, changes)
+                    .await?,
+            );
+        }
+        UserCommand::Delete(u) => {
+            let (_, admin) = u.tenant.store.open().await?;
+            let user = admin.delete_user(&u.tenant.tenant, &u.email).await?;
+            println!("deleted {} ({})", user.username, user.id);
+        }
         UserCommand::Unlock(u) => {
             let (_, admin) = u.tenant.store.open().await?;
             if admin.unlock(&u.tenant.tenant, &u.email).await? {

@@ -3,7 +3,7 @@
 use openciam_testkit::{TestApp, demo_client};
 
 const PW: &str = "Correct-Horse-9";
-const API: &str = "44444444-4444-4444-4444-444444444444";
+const API: &str = "55555555-5555-5555-5555-555555555555";
 
 #[tokio::test]
 async fn resource_scopes_set_aud_and_scp() {

@@ -171,7 +171,7 @@ async fn client_errors() {
     };
     let r = initiate("99999999-9999-9999-9999-999999999999").await;
     r.assert_error("unauthorized_client", 700016);
-    let r = initiate("44444444-4444-4444-4444-444444444444").await;
+    let r = initiate("55555555-5555-5555-5555-555555555555").await;
     r.assert_error("invalid_client", 700016);
     assert_eq!(r.body["suberror"], "nativeauthapi_disabled");
     let r = initiate("not-a-guid").await;
