@@ -24,6 +24,7 @@ export const TENANT = "demo";
 export const APP_PASSWORD = "11111111-1111-1111-1111-111111111111"; // e-mail + password
 export const APP_CODE_ONLY = "22222222-2222-2222-2222-222222222222"; // e-mail code only
 export const APP_ATTRIBUTES = "33333333-3333-3333-3333-333333333333"; // password + displayName, city
+export const APP_MFA = "44444444-4444-4444-4444-444444444444"; // password, then a required second factor (e-mail or SMS)
 
 export const pathOf = (url) => new URL(url).pathname;
 export const tenantPath = (suffix) => `/${TENANT}${suffix}`;
@@ -78,7 +79,8 @@ export function useSuite({ prefix, users = [], secrets = [], tls = false }) {
 
     /**
      * Opens a fresh tab (fresh sessionStorage, so no "user already signed in") on the test page for `clientId`
-     * (default APP_PASSWORD) with MSAL `customAuth.challengeTypes` = `challengeTypes` (default password + oob), runs
+     * (default APP_PASSWORD) with MSAL `customAuth.challengeTypes` = `challengeTypes` (default password + oob) and
+     * `customAuth.capabilities` = `capabilities` (default none), runs
      * `body({page, traffic, oc, api})` and closes the tab. `oc(name, ...args)` calls window.oc[name](...args);
      * `api()` lists the POSTs sent to openciam so far (with response status/body once settled).
      */
@@ -87,7 +89,7 @@ export function useSuite({ prefix, users = [], secrets = [], tls = false }) {
             body = opts;
             opts = {};
         }
-        const { clientId = APP_PASSWORD, challengeTypes } = opts;
+        const { clientId = APP_PASSWORD, challengeTypes, capabilities } = opts;
         const page = await withTimeout(browser.context.newPage(), TIMEOUTS.pageLoad, "context.newPage()");
         const traffic = recordTraffic(page);
         const oc = (name, ...args) =>
@@ -100,6 +102,7 @@ export function useSuite({ prefix, users = [], secrets = [], tls = false }) {
         try {
             const q = new URLSearchParams({ base: server.baseUrl, clientId });
             if (challengeTypes) q.set("challengeTypes", challengeTypes.join(","));
+            if (capabilities) q.set("capabilities", capabilities.join(","));
             await page.goto(`${statics.origin}/index.html?${q}`, { timeout: TIMEOUTS.pageLoad });
             const ready = await withTimeout(page.evaluate(() => window.oc.ready), TIMEOUTS.pageLoad, "MSAL initialise");
             assert.ok(ready.ok, `CustomAuthPublicClientApplication.create failed: ${ready.error}`);

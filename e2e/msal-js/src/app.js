@@ -10,6 +10,7 @@
 //   authority (optional) auth.authority; MSAL insists on https:, and only uses it as a cache key (no request is
 //             ever sent to it). Default: `base` with its scheme switched to https.
 //   challengeTypes (optional) comma separated, default "password,oob"
+//   capabilities (optional) comma separated customAuth.capabilities, e.g. "mfa_required,registration_required"
 
 import {
     CustomAuthPublicClientApplication,
@@ -51,9 +52,13 @@ function readConfig(clientIdOverride) {
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean);
+    const capabilities = (q.get("capabilities") || "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
     return {
         auth: { clientId, authority },
-        customAuth: { authApiProxyUrl: base, challengeTypes },
+        customAuth: { authApiProxyUrl: base, challengeTypes, ...(capabilities.length ? { capabilities } : {}) },
         cache: { cacheLocation: "sessionStorage" },
         system: {
             loggerOptions: {
@@ -140,7 +145,15 @@ function describeAuthResult(r) {
 function describeState(state) {
     if (!state) return null;
     const s = { stateType: state.stateType ?? state.constructor?.name };
-    for (const getter of ["getCodeLength", "getCodeResendInterval", "getRequiredAttributes", "getScopes"]) {
+    for (const getter of [
+        "getCodeLength",
+        "getCodeResendInterval",
+        "getRequiredAttributes",
+        "getScopes",
+        "getAuthMethods",
+        "getChannel",
+        "getSentTo",
+    ]) {
         if (typeof state[getter] === "function") {
             try {
                 s[getter.replace(/^get/, "").replace(/^./, (c) => c.toLowerCase())] = state[getter]();
@@ -152,7 +165,19 @@ function describeState(state) {
     return s;
 }
 
-const ACTIONS = ["submitCode", "submitPassword", "submitNewPassword", "submitAttributes", "signIn", "resendCode"];
+const ACTIONS = [
+    "submitCode",
+    "submitPassword",
+    "submitNewPassword",
+    "submitAttributes",
+    "signIn",
+    "resendCode",
+    // Second factor (MfaAwaitingState, MfaVerificationRequiredState) and method registration
+    // (AuthMethodRegistrationRequiredState, AuthMethodVerificationRequiredState).
+    "requestChallenge",
+    "submitChallenge",
+    "challengeAuthMethod",
+];
 
 function isActionable(state) {
     return !!state && ACTIONS.some((m) => typeof state[m] === "function");
