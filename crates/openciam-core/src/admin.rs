@@ -77,13 +77,13 @@ pub struct NewApp {
     pub scopes: Vec<String>,
     /// Attributes the app's sign-up collects.
     pub signup_attributes: Vec<AttributeSpec>,
+    /// The app's own second-factor policy; `None` follows the tenant's.
+    pub mfa: Option<MfaPolicy>,
 }
 
 impl Default for NewApp {
     fn default() -> Self {
         Self {
-    /// The app's own second-factor policy; `None` follows the tenant's.
-    pub mfa: Option<MfaPolicy>,
             client_id: None,
             display_name: String::new(),
             method: SignInMethod::EmailPassword,
@@ -92,12 +92,12 @@ impl Default for NewApp {
             identifier_uri: None,
             scopes: vec![],
             signup_attributes: vec![],
+            mfa: None,
         }
     }
 }
 
 /// The admin service.
-            mfa: None,
 pub struct AdminService {
     store: Arc<dyn Store>,
     directory: Directory,
@@ -197,12 +197,12 @@ impl AdminService {
             identifier_uri: new.identifier_uri,
             scopes: new.scopes,
             signup_attributes: new.signup_attributes,
+            mfa: new.mfa,
             created_at: self.clock.unix(),
         };
         self.store
             .create_app(&app)
             .await
-            mfa: new.mfa,
             .map_err(|e| conflict(e, format!("app {}", app.client_id)))?;
         let entry = Entry::new(event::ADMIN_APP_CREATE)
             .tenant(app.tenant_id)
@@ -343,11 +343,6 @@ impl AdminService {
         Ok(cleared)
     }
 
-    /// The audit log, for `openciam audit`.
-    pub fn audit(&self) -> &AuditLog {
-        &self.audit
-    }
-}
     /// A user's strong-auth methods, oldest first (`openciam user mfa list`).
     pub async fn auth_methods(&self, tenant: &str, email: &str) -> AdminResult<Vec<AuthMethod>> {
         let user = self.user(tenant, email).await?;
@@ -373,11 +368,18 @@ impl AdminService {
     pub async fn reset_mfa(&self, tenant: &str, email: &str) -> AdminResult<u64> {
         let user = self.user(tenant, email).await?;
         let n = self.store.remove_auth_methods(user.tenant_id, user.id).await?;
-        let entry = Entry::new(event::ADMIN_MFA_RESET).user(&user).detail("removed", n);
+        let entry = Entry::new(event::ADMIN_MFA_RESET)
+            .user(&user)
+            .detail("removed", n);
         self.audit.record(entry).await;
         Ok(n)
     }
 
+    /// The audit log, for `openciam audit`.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+}
 
 fn conflict(e: StoreError, what: String) -> AdminError {
     match e {

@@ -56,6 +56,16 @@ pub mod event {
     pub const ADMIN_TENANT_CREATE: &str = "admin.tenant.create";
     /// `tenant security --set` (details: the assignments).
     pub const ADMIN_TENANT_SECURITY: &str = "admin.tenant.security";
+    /// A second factor completed a sign-in (details: `method_id`).
+    pub const MFA_SUCCESS: &str = "mfa.success";
+    /// A wrong or expired second-factor code (details: `reason`).
+    pub const MFA_FAILURE: &str = "mfa.failure";
+    /// A user registered a strong-auth method (details: `channel`, `method_id`).
+    pub const MFA_METHOD_REGISTERED: &str = "mfa.method.registered";
+    /// An administrator removed one of a user's methods (details: `method_id`).
+    pub const ADMIN_MFA_REMOVE: &str = "admin.mfa.remove";
+    /// An administrator removed all of a user's methods (details: `removed`).
+    pub const ADMIN_MFA_RESET: &str = "admin.mfa.reset";
 }
 
 /// One stored event.
@@ -66,16 +76,6 @@ pub struct AuditRecord {
     /// Unix seconds.
     pub at: i64,
     /// Tenant, when the event concerns one.
-    /// A second factor completed a sign-in (details: `channel`).
-    pub const MFA_SUCCESS: &str = "mfa.success";
-    /// A wrong or expired second-factor code (details: `reason`).
-    pub const MFA_FAILURE: &str = "mfa.failure";
-    /// A user registered a strong-auth method (details: `channel`, `method_id`).
-    pub const MFA_METHOD_REGISTERED: &str = "mfa.method.registered";
-    /// An administrator removed one of a user's methods (details: `method_id`).
-    pub const ADMIN_MFA_REMOVE: &str = "admin.mfa.remove";
-    /// An administrator removed all of a user's methods (details: `removed`).
-    pub const ADMIN_MFA_RESET: &str = "admin.mfa.reset";
     pub tenant_id: Option<TenantId>,
     /// User, when known.
     pub user_id: Option<UserId>,

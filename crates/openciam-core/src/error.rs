@@ -134,6 +134,17 @@ pub enum FlowError {
     /// The account has no password to reset (code-only account).
     #[error("user has no password")]
     NoPassword,
+    /// A second-factor challenge without `id` and no default method (spec §5.5).
+    #[error("introspect required")]
+    IntrospectRequired,
+    /// A second-factor challenge named a method the user does not have (or the app does not
+    /// allow).
+    #[error("unknown authentication method")]
+    UnknownAuthMethod(String),
+    /// The user has no second-factor method left to offer (removed mid-flow), or the app allows
+    /// none to register.
+    #[error("no authentication method")]
+    NoAuthMethod,
     /// A one-time code was refused.
     #[error("invalid code")]
     InvalidCode(CodeProblem),

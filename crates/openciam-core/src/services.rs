@@ -9,6 +9,7 @@ use crate::directory::Directory;
 use crate::flow::after::AfterFlowService;
 use crate::flow::continuation::{ContinuationConfig, ContinuationTokens};
 use crate::flow::reset::ResetService;
+use crate::flow::second_factor::SecondFactorService;
 use crate::flow::signin::SignInService;
 use crate::flow::signup::SignUpService;
 use crate::mail::Mailer;
@@ -71,6 +72,8 @@ pub struct Services {
     /// Mail recorded for background delivery (enumeration-protection mode); run its worker with
     /// [`Outbox::run`].
     pub outbox: Arc<Outbox>,
+    /// The second factor: MFA and strong-auth method registration.
+    pub second_factor: Arc<SecondFactorService>,
     /// Sign-in after sign-up or reset.
     pub after_flow: AfterFlowService,
     /// Administration.
@@ -107,25 +110,35 @@ impl Services {
             master,
             config.outbox,
         )?);
-        let otp = Arc::new(EmailOtp::new(
+        let otp = Arc::new(
+            EmailOtp::new(
+                store.clone(),
+                clock.clone(),
+                mailer.clone(),
+                outbox.clone(),
+                master.derive("otp-hmac"),
+                config.otp,
+            )
+            .with_sms(sms.clone()),
+        );
+        let second = Arc::new(SecondFactorService::new(
+            tokens.clone(),
             store.clone(),
             clock.clone(),
-            mailer.clone(),
-            outbox.clone(),
-            master.derive("otp-hmac"),
-            config.otp,
+            otp.clone(),
+            issuer.clone(),
         ));
         let signin = SignInService::new(
             tokens.clone(),
             store.clone(),
             passwords.clone(),
             otp.clone(),
-            issuer.clone(),
             Arc::new(SmartLockout::new(
                 store.clone(),
                 clock.clone(),
                 master.derive("lockout"),
             )),
+            second.clone(),
         );
         let signup = SignUpService::new(
             clock.clone(),
@@ -154,7 +167,8 @@ impl Services {
             mailer,
             sms,
             outbox,
-            after_flow: AfterFlowService::new(tokens, store.clone(), issuer.clone()),
+            after_flow: AfterFlowService::new(tokens, store.clone(), second.clone()),
+            second_factor: second,
             admin: AdminService::new(store.clone(), passwords.clone(), clock.clone()),
             passwords,
             issuer,

@@ -279,6 +279,21 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             &[],
             "The token or its flow has expired; start the flow again from its first step.",
         ),
+        F::IntrospectRequired => ErrorSpec::new(
+            c::INTROSPECT_REQUIRED,
+            &[],
+            "Call oauth2/v2.0/introspect with the same continuation_token and then challenge with one of the listed method ids.",
+        ),
+        F::UnknownAuthMethod(id) => ErrorSpec::new(
+            c::UNKNOWN_AUTH_METHOD,
+            &[&id],
+            "Send one of the ids oauth2/v2.0/introspect lists as id.",
+        ),
+        F::NoAuthMethod => ErrorSpec::new(
+            c::NO_AUTH_METHOD,
+            &[],
+            "The user has no second-factor method this app allows; start the sign-in again.",
+        ),
         F::UsernameMismatch => ErrorSpec::new(
             c::CONTINUATION_TOKEN_INVALID,
             &[],

@@ -1,13 +1,15 @@
 //! Every route, in one place (paths mirror Entra under `/{tenant}`), and the middleware stack.
 
 use crate::flow_trace::{self, FlowTrace, MAX_FLOWS};
-use crate::routes::{dev, dev_console, discovery, health, not_found, openapi, reset, signin, signup, token};
+use crate::routes::{
+    dev, dev_console, discovery, health, mfa, not_found, openapi, reset, signin, signup, token,
+};
 use crate::state::AppState;
 use crate::{cors, ctx};
-use axum::{Extension, Router};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -56,6 +58,13 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/oauth2/v2.0/initiate", post(signin::signin_initiate))
         .route("/{tenant}/oauth2/v2.0/challenge", post(signin::signin_challenge))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/introspect", post(mfa::signin_introspect))
+        .route(
+            "/{tenant}/register/v1.0/introspect",
+            post(mfa::register_introspect),
+        )
+        .route("/{tenant}/register/v1.0/challenge", post(mfa::register_challenge))
+        .route("/{tenant}/register/v1.0/continue", post(mfa::register_continue))
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(discovery::openid_configuration),

@@ -38,6 +38,8 @@ pub struct Options {
     pub resend_interval: u64,
     /// Codes per address per hour.
     pub max_codes_per_address: i64,
+    /// How long a one-time code lives, seconds (default 600, as `serve`).
+    pub code_ttl: u64,
     /// Rate-limit profile (default `test`: no per-IP limit, per-target limits no suite reaches).
     pub limits: ProfileName,
     /// `[http] trusted_proxy_header` and `trusted_proxy_hops` (default none: the peer address).
@@ -52,6 +54,7 @@ impl Default for Options {
             body_limit: 64 * 1024,
             resend_interval: 0,
             max_codes_per_address: 20,
+            code_ttl: 600,
             limits: ProfileName::Test,
             trusted_proxy: None,
         }
@@ -313,6 +316,7 @@ impl TestApp {
             otp: OtpConfig {
                 resend_interval: Duration::from_secs(options.resend_interval),
                 max_per_address_per_hour: options.max_codes_per_address,
+                code_ttl: Duration::from_secs(options.code_ttl),
                 ..OtpConfig::default()
             },
             limits: LimitProfile::named(options.limits),

@@ -349,6 +349,53 @@ pub mod catalogue {
         "The user account does not have a password."
     );
 
+    // Second factor (spec §3.3, §3.4, §5.5-5.10, §7.1).
+    entry!(
+        MFA_REQUIRED,
+        "Next step: the second factor (spec §7.1: 50076).",
+        "invalid_grant",
+        Some("mfa_required"),
+        50076,
+        400,
+        "Multi-factor authentication is required."
+    );
+    entry!(
+        REGISTRATION_REQUIRED,
+        "Next step: register a strong-auth method (spec §7.1: 50079).",
+        "invalid_grant",
+        Some("registration_required"),
+        50079,
+        400,
+        "The user is required to register a strong authentication method."
+    );
+    entry!(
+        INTROSPECT_REQUIRED,
+        "A second-factor challenge without id, and no default method (spec §5.5; openciam uses 50076).",
+        "invalid_request",
+        Some("introspect_required"),
+        50076,
+        400,
+        "No default strong authentication method; call introspect."
+    );
+    entry!(
+        UNKNOWN_AUTH_METHOD,
+        "A second-factor challenge named a method the user does not have (openciam choice).",
+        "invalid_request",
+        None,
+        900144,
+        400,
+        "The strong authentication method '{0}' is not registered for this user."
+    );
+    entry!(
+        NO_AUTH_METHOD,
+        "Nothing to offer as second factor: the user's methods were removed mid-flow, or the app allows none (openciam choice).",
+        "invalid_request",
+        None,
+        50076,
+        400,
+        "No strong authentication method is available."
+    );
+
     // Continuation tokens (spec §6.3 openciam decision).
     entry!(
         CONTINUATION_TOKEN_INVALID,

@@ -10,6 +10,7 @@
 pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod mfa;
 pub mod reset;
 pub mod signin;
 pub mod signup;

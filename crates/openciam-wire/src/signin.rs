@@ -37,6 +37,8 @@ pub struct ChallengeRequest {
     pub continuation_token: String,
     /// Optional here: clients usually resend their list.
     pub challenge_type: Vec<String>,
+    /// Second factor: the method to send a code through (from `oauth2/v2.0/introspect`).
+    pub id: Option<String>,
 }
 
 impl ChallengeRequest {
@@ -46,6 +48,7 @@ impl ChallengeRequest {
             client_id: f.required("client_id")?.to_owned(),
             continuation_token: f.required("continuation_token")?.to_owned(),
             challenge_type: f.list(&["challenge_type"])?,
+            id: f.optional("id")?.map(str::to_owned),
         })
     }
 }
@@ -79,7 +82,7 @@ pub enum ChallengeResponse {
         challenge_type: &'static str,
         /// Always `prompt`.
         binding_method: &'static str,
-        /// `email`.
+        /// `email` or `sms` (second factor).
         challenge_channel: &'static str,
         /// Masked address.
         challenge_target_label: String,
@@ -95,11 +98,22 @@ pub enum ChallengeResponse {
 impl ChallengeResponse {
     /// The oob body of every challenge endpoint (spec §4.4): a code was e-mailed.
     pub fn oob(continuation_token: String, target_label: String, code_length: u32, interval: u64) -> Self {
+        Self::oob_via("email", continuation_token, target_label, code_length, interval)
+    }
+
+    /// The oob body for a code sent through `channel` (`email` or `sms`).
+    pub fn oob_via(
+        channel: &'static str,
+        continuation_token: String,
+        target_label: String,
+        code_length: u32,
+        interval: u64,
+    ) -> Self {
         Self::Oob {
             continuation_token,
             challenge_type: "oob",
             binding_method: "prompt",
-            challenge_channel: "email",
+            challenge_channel: channel,
             challenge_target_label: target_label,
             code_length,
             interval,

@@ -323,6 +323,10 @@ pub struct AppConfig {
     /// min_length, max_length, pattern, allowed_values }`.
     #[serde(default)]
     pub signup_attributes: Vec<AttributeSpec>,
+    /// The app's own second-factor policy, `{ required = true, methods = ["email", "sms"] }`;
+    /// absent, the app follows its tenant's (`openciam tenant security --set mfa.required=true`).
+    #[serde(default)]
+    pub mfa: Option<openciam_core::mfa::MfaPolicy>,
 }
 
 fn serve_policy() -> PolicyProfile {
@@ -348,10 +352,6 @@ pub struct Resolved {
     pub master_key: SecretString,
     /// Database URL.
     pub database_url: SecretString,
-    /// The app's own second-factor policy, `{ required = true, methods = ["email", "sms"] }`;
-    /// absent, the app follows its tenant's (`openciam tenant security --set mfa.required=true`).
-    #[serde(default)]
-    pub mfa: Option<openciam_core::mfa::MfaPolicy>,
 }
 
 impl Config {

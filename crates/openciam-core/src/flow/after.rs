@@ -4,9 +4,9 @@
 use crate::directory::{ClientContext, Directory};
 use crate::error::{FlowError, FlowResult};
 use crate::flow::continuation::{ContinuationTokens, Endpoint, Usage};
+use crate::flow::second_factor::{SecondFactorService, SecondFactorState, TokenOutcome};
 use crate::model::FlowKind;
 use crate::ports::Store;
-use crate::token::{TokenIssuer, TokenSet};
 use crate::username::Username;
 use std::sync::Arc;
 
@@ -15,35 +15,35 @@ pub struct AfterFlowService {
     tokens: ContinuationTokens,
     store: Arc<dyn Store>,
     directory: Directory,
-    issuer: Arc<TokenIssuer>,
+    second: Arc<SecondFactorService>,
 }
 
 impl AfterFlowService {
     /// Creates the service.
-    pub fn new(tokens: ContinuationTokens, store: Arc<dyn Store>, issuer: Arc<TokenIssuer>) -> Self {
+    pub fn new(tokens: ContinuationTokens, store: Arc<dyn Store>, second: Arc<SecondFactorService>) -> Self {
         let directory = Directory::new(store.clone());
         Self {
             tokens,
             store,
             directory,
-            issuer,
+            second,
         }
     }
 
     /// `oauth2/v2.0/token` with `grant_type=continuation_token`. When `username` is given it must
-    /// be the flow's user.
+    /// be the flow's user. After a sign-up or reset the app's second-factor policy applies (the
+    /// address the flow verified may be registered without a new code); after a registration
+    /// (`register/v1.0/continue`) the second factor is already done.
     pub async fn redeem(
         &self,
         ctx: &ClientContext,
         token: &str,
         username: Option<&str>,
         scope: &[String],
-    ) -> FlowResult<TokenSet> {
+    ) -> FlowResult<TokenOutcome> {
         let usage = Usage::with_grant(Endpoint::Token, "continuation_token");
-        let loaded = self
-            .tokens
-            .load(ctx, &[FlowKind::SignUp, FlowKind::ResetPassword], token, &usage)
-            .await?;
+        let kinds = [FlowKind::SignUp, FlowKind::ResetPassword, FlowKind::SignIn];
+        let loaded = self.tokens.load(ctx, &kinds, token, &usage).await?;
         let scopes = self.directory.scopes(ctx, scope).await?;
         let user_id = loaded.flow.user_id.ok_or(FlowError::UserNotFound)?;
         let user = self
@@ -57,12 +57,19 @@ impl AfterFlowService {
                 return Err(FlowError::UsernameMismatch);
             }
         }
-        if user.disabled {
-            return Err(FlowError::UserDisabled);
-        }
-        self.tokens
-            .advance(&loaded, &loaded.flow.state, None, None)
-            .await?;
-        self.issuer.sign_in(ctx, &user, &scopes).await
+        let satisfied =
+            SecondFactorState::from_json(&loaded.flow.state) == Some(SecondFactorState::Satisfied);
+        // Sign-up and reset proved the address with a code; a registration proved its method.
+        let verified = (!satisfied).then(|| user.username_normalized.clone());
+        self.second
+            .after_first_factor(
+                ctx,
+                &loaded,
+                &user,
+                &scopes,
+                &loaded.flow.state,
+                verified.as_deref(),
+            )
+            .await
     }
 }

@@ -181,6 +181,96 @@ pub fn negotiate_reset(types: &ChallengeTypes) -> Negotiated {
     }
 }
 
+/// What the second factor needs once the first is proven (spec §3.3, §3.4, §6.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecondFactorNeed {
+    /// Nothing: issue the tokens.
+    None,
+    /// `mfa_required`: the user has a usable method and the client can do MFA.
+    Mfa,
+    /// `registration_required`: the user has no usable method and the client can register one.
+    Register,
+    /// The client lacks the capability (or no method is allowed at all): web fallback.
+    Redirect(String),
+}
+
+/// The second-factor half of the negotiation: the app's policy × the user's usable methods ×
+/// the capabilities the client advertised when the flow started.
+pub fn negotiate_second_factor(
+    policy: &crate::mfa::MfaPolicy,
+    usable_methods: usize,
+    capabilities: &[String],
+) -> SecondFactorNeed {
+    if !policy.requires_second_factor() {
+        return SecondFactorNeed::None;
+    }
+    let has = |c: &str| capabilities.iter().any(|x| x.eq_ignore_ascii_case(c));
+    if usable_methods > 0 {
+        if has("mfa_required") {
+            SecondFactorNeed::Mfa
+        } else {
+            SecondFactorNeed::Redirect(
+                "This app requires a second factor, and the client did not advertise the 'mfa_required' capability."
+                    .into(),
+            )
+        }
+    } else if policy.methods.is_empty() {
+        SecondFactorNeed::Redirect(
+            "This app requires a second factor but allows no method that can be registered natively.".into(),
+        )
+    } else if has("registration_required") {
+        SecondFactorNeed::Register
+    } else {
+        SecondFactorNeed::Redirect(
+            "This app requires a second factor the user has not registered yet, and the client did not advertise the 'registration_required' capability."
+                .into(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod second_factor_tests {
+    use super::*;
+    use crate::mfa::MfaPolicy;
+
+    #[test]
+    fn policy_methods_and_capabilities() {
+        let caps = |s: &str| {
+            s.split(' ')
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let off = MfaPolicy::default();
+        let on = MfaPolicy::parse_compact("required:email").unwrap();
+        let nothing = MfaPolicy::parse_compact("required")
+            .map(|p| MfaPolicy { methods: vec![], ..p })
+            .unwrap();
+        assert_eq!(
+            negotiate_second_factor(&off, 1, &caps("")),
+            SecondFactorNeed::None
+        );
+        assert_eq!(
+            negotiate_second_factor(&on, 1, &caps("MFA_required")),
+            SecondFactorNeed::Mfa
+        );
+        assert_eq!(
+            negotiate_second_factor(&on, 0, &caps("mfa_required registration_required")),
+            SecondFactorNeed::Register
+        );
+        assert!(
+            matches!(negotiate_second_factor(&on, 1, &caps("registration_required")), SecondFactorNeed::Redirect(r) if r.contains("mfa_required"))
+        );
+        assert!(
+            matches!(negotiate_second_factor(&on, 0, &caps("mfa_required")), SecondFactorNeed::Redirect(r) if r.contains("registration_required"))
+        );
+        assert!(matches!(
+            negotiate_second_factor(&nothing, 0, &caps("registration_required")),
+            SecondFactorNeed::Redirect(_)
+        ));
+    }
+}
+
 #[cfg(test)]
 mod negotiation_tests {
     use super::*;

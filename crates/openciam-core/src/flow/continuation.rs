@@ -39,6 +39,14 @@ pub enum Endpoint {
     ResetSubmit,
     /// `resetpassword/v1.0/poll_completion`.
     ResetPoll,
+    /// `oauth2/v2.0/introspect`.
+    SignInIntrospect,
+    /// `register/v1.0/introspect`.
+    RegisterIntrospect,
+    /// `register/v1.0/challenge`.
+    RegisterChallenge,
+    /// `register/v1.0/continue`.
+    RegisterContinue,
 }
 
 impl Endpoint {
@@ -53,6 +61,10 @@ impl Endpoint {
             Self::ResetContinue => "resetpassword/v1.0/continue",
             Self::ResetSubmit => "resetpassword/v1.0/submit",
             Self::ResetPoll => "resetpassword/v1.0/poll_completion",
+            Self::SignInIntrospect => "oauth2/v2.0/introspect",
+            Self::RegisterIntrospect => "register/v1.0/introspect",
+            Self::RegisterChallenge => "register/v1.0/challenge",
+            Self::RegisterContinue => "register/v1.0/continue",
         }
     }
 }
@@ -118,10 +130,28 @@ pub enum Step {
     ResetSubmit,
     /// From `submit`: for `poll_completion`, any number of times.
     ResetPoll,
+    /// From `/token` `mfa_required`: for `oauth2/v2.0/introspect` and `oauth2/v2.0/challenge`
+    /// (with or without `id`).
+    MfaRequired,
+    /// From `oauth2/v2.0/introspect`: for `oauth2/v2.0/challenge` with `id`.
+    MfaChallenge,
+    /// From an MFA challenge: for `/token` (`mfa_oob` or `oob`) and another challenge (resend,
+    /// other method).
+    MfaOob,
+    /// From `/token` `registration_required`: for `register/v1.0/introspect`.
+    RegisterIntrospect,
+    /// From `register/v1.0/introspect`: for `register/v1.0/challenge`.
+    RegisterChallenge,
+    /// From a register `oob` challenge: for `register/v1.0/continue` (`oob`) and another
+    /// challenge (resend, other target).
+    RegisterOob,
+    /// From a register `preverified` challenge: for `register/v1.0/continue`
+    /// (`continuation_token`).
+    RegisterPreverified,
 }
 
 impl Step {
-    const ALL: [Step; 12] = [
+    const ALL: [Step; 19] = [
         Self::SignInChallenge,
         Self::SignInPassword,
         Self::SignInOob,
@@ -134,6 +164,13 @@ impl Step {
         Self::ResetOob,
         Self::ResetSubmit,
         Self::ResetPoll,
+        Self::MfaRequired,
+        Self::MfaChallenge,
+        Self::MfaOob,
+        Self::RegisterIntrospect,
+        Self::RegisterChallenge,
+        Self::RegisterOob,
+        Self::RegisterPreverified,
     ];
 
     /// Storage name.
@@ -151,6 +188,13 @@ impl Step {
             Self::ResetOob => "reset_oob",
             Self::ResetSubmit => "reset_submit",
             Self::ResetPoll => "reset_poll",
+            Self::MfaRequired => "mfa_required",
+            Self::MfaChallenge => "mfa_challenge",
+            Self::MfaOob => "mfa_oob",
+            Self::RegisterIntrospect => "register_introspect",
+            Self::RegisterChallenge => "register_challenge",
+            Self::RegisterOob => "register_oob",
+            Self::RegisterPreverified => "register_preverified",
         }
     }
 
@@ -180,7 +224,32 @@ impl Step {
             }
             Self::ResetSubmit => "resetpassword/v1.0/submit",
             Self::ResetPoll => "resetpassword/v1.0/poll_completion",
+            Self::MfaRequired => "oauth2/v2.0/introspect (or oauth2/v2.0/challenge)",
+            Self::MfaChallenge => "oauth2/v2.0/challenge with id",
+            Self::MfaOob => {
+                "oauth2/v2.0/token with grant_type=mfa_oob (or oauth2/v2.0/challenge to resend the code)"
+            }
+            Self::RegisterIntrospect => "register/v1.0/introspect",
+            Self::RegisterChallenge => "register/v1.0/challenge",
+            Self::RegisterOob => {
+                "register/v1.0/continue with grant_type=oob (or register/v1.0/challenge to resend the code)"
+            }
+            Self::RegisterPreverified => "register/v1.0/continue with grant_type=continuation_token",
         }
+    }
+
+    /// Whether a token of this step belongs to the second factor (MFA or registration).
+    pub fn is_second_factor(self) -> bool {
+        matches!(
+            self,
+            Self::MfaRequired
+                | Self::MfaChallenge
+                | Self::MfaOob
+                | Self::RegisterIntrospect
+                | Self::RegisterChallenge
+                | Self::RegisterOob
+                | Self::RegisterPreverified
+        )
     }
 
     /// Whether a token of this step may be used this way.
@@ -190,8 +259,11 @@ impl Step {
         match self {
             Self::SignInChallenge => usage.endpoint == E::SignInChallenge,
             Self::SignInPassword => usage.endpoint == E::Token && grant == Some("password"),
+            // Decided by the token, not the grant name (spec §5.7.1): `mfa_oob` with a first-factor
+            // code token is that code.
             Self::SignInOob => {
-                usage.endpoint == E::SignInChallenge || (usage.endpoint == E::Token && grant == Some("oob"))
+                usage.endpoint == E::SignInChallenge
+                    || (usage.endpoint == E::Token && matches!(grant, Some("oob" | "mfa_oob")))
             }
             Self::SignUpChallenge => usage.endpoint == E::SignUpChallenge,
             Self::SignUpOob => {
@@ -208,6 +280,22 @@ impl Step {
             }
             Self::ResetSubmit => usage.endpoint == E::ResetSubmit,
             Self::ResetPoll => usage.endpoint == E::ResetPoll,
+            Self::MfaRequired => matches!(usage.endpoint, E::SignInIntrospect | E::SignInChallenge),
+            Self::MfaChallenge => usage.endpoint == E::SignInChallenge,
+            // The second factor arrives as `mfa_oob` or, from older Android builds, `oob`.
+            Self::MfaOob => {
+                usage.endpoint == E::SignInChallenge
+                    || (usage.endpoint == E::Token && matches!(grant, Some("oob" | "mfa_oob")))
+            }
+            Self::RegisterIntrospect => usage.endpoint == E::RegisterIntrospect,
+            Self::RegisterChallenge => usage.endpoint == E::RegisterChallenge,
+            Self::RegisterOob => {
+                usage.endpoint == E::RegisterChallenge
+                    || (usage.endpoint == E::RegisterContinue && grant == Some("oob"))
+            }
+            Self::RegisterPreverified => {
+                usage.endpoint == E::RegisterContinue && grant == Some("continuation_token")
+            }
         }
     }
 }

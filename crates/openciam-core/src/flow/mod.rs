@@ -5,5 +5,6 @@ pub mod challenge;
 pub mod continuation;
 pub mod phantom;
 pub mod reset;
+pub mod second_factor;
 pub mod signin;
 pub mod signup;

@@ -18,7 +18,9 @@ use crate::ids::{FlowId, TenantId};
 use crate::mail::outbox::Outbox;
 use crate::mail::{MailError, MailPurpose, MailTenant, Mailer, OutboundEmail};
 use crate::model::{OtpAttempt, OtpRecord};
+use crate::phone::PhoneNumber;
 use crate::ports::Store;
+use crate::sms::{NoSmsProvider, OutboundSms, SmsSender};
 use rand::Rng as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,11 +97,20 @@ pub enum Delivery {
     Nothing,
 }
 
-/// The e-mail code strategy.
+/// How one code travels.
+enum Route {
+    /// By e-mail.
+    Mail(Delivery),
+    /// By SMS (through [`EmailOtp::with_sms`]'s sender).
+    Sms,
+}
+
+/// The one-time code strategy: e-mailed codes, and the same codes by SMS for the second factor.
 pub struct EmailOtp {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
     outbox: Arc<Outbox>,
     key: [u8; 32],
     config: OtpConfig,
@@ -119,10 +130,18 @@ impl EmailOtp {
             store,
             clock,
             mailer,
+            sms: Arc::new(NoSmsProvider),
             outbox,
             key,
             config,
         }
+    }
+
+    /// Sends SMS codes through `sender` (without it, every SMS is refused: 503).
+    #[must_use]
+    pub fn with_sms(mut self, sender: Arc<dyn SmsSender>) -> Self {
+        self.sms = sender;
+        self
     }
 
     /// Digits per code.
@@ -163,6 +182,22 @@ impl EmailOtp {
         history: SendHistory,
         delivery: Delivery,
     ) -> FlowResult<SendHistory> {
+        self.issue(target, history, Route::Mail(delivery)).await
+    }
+
+    /// Sends a new code by SMS to `target.to` (an E.164 number), under exactly the rules of an
+    /// e-mailed code (spacing, per-flow and per-target caps, expiry, tries). A provider failure
+    /// is `SmsUnavailable` and nothing changes.
+    pub async fn send_sms(&self, target: &CodeTarget<'_>, history: SendHistory) -> FlowResult<SendHistory> {
+        self.issue(target, history, Route::Sms).await
+    }
+
+    async fn issue(
+        &self,
+        target: &CodeTarget<'_>,
+        history: SendHistory,
+        route: Route,
+    ) -> FlowResult<SendHistory> {
         let now = self.clock.unix();
         let interval = i64::try_from(self.config.resend_interval.as_secs()).unwrap_or(60);
         if let Some(last) = history.last_sent_at
@@ -176,6 +211,12 @@ impl EmailOtp {
         if history.sent >= self.config.max_per_flow {
             return Err(FlowError::TooManyCodes { retry_after: None });
         }
+        let phone = match &route {
+            Route::Sms => {
+                Some(PhoneNumber::parse(target.to).map_err(|why| FlowError::invalid_phone(target.to, why))?)
+            }
+            Route::Mail(_) => None,
+        };
         let reserved = self
             .store
             .reserve_code_send(
@@ -193,29 +234,45 @@ impl EmailOtp {
         }
         let code = self.generate();
         let minutes = u32::try_from(self.config.code_ttl.as_secs().div_ceil(60)).unwrap_or(10);
-        let mail = OutboundEmail::Otp {
-            to: target.to.to_owned(),
-            code: code.clone(),
-            purpose: target.purpose,
-            expires_in_minutes: minutes,
-        };
         let tenant = MailTenant {
             name: target.tenant_name.to_owned(),
         };
-        let via = match &delivery {
-            Delivery::Direct => "direct",
-            Delivery::Outbox => "outbox",
-            Delivery::Notice(_) => "notice",
-            Delivery::Nothing => "none",
+        let via = match (&route, phone) {
+            (Route::Sms, Some(to)) => {
+                let sms = OutboundSms {
+                    to,
+                    code: code.clone(),
+                    purpose: target.purpose,
+                    expires_in_minutes: minutes,
+                };
+                self.sms.send(&tenant, &sms).await?;
+                "sms"
+            }
+            (Route::Sms, None) => return Err(FlowError::Internal(anyhow::anyhow!("SMS without a number"))),
+            (Route::Mail(delivery), _) => {
+                let mail = OutboundEmail::Otp {
+                    to: target.to.to_owned(),
+                    code: code.clone(),
+                    purpose: target.purpose,
+                    expires_in_minutes: minutes,
+                };
+                let via = match delivery {
+                    Delivery::Direct => "direct",
+                    Delivery::Outbox => "outbox",
+                    Delivery::Notice(_) => "notice",
+                    Delivery::Nothing => "none",
+                };
+                match delivery {
+                    Delivery::Direct => self.mailer.send(&tenant, &mail).await.map_err(|e| match e {
+                        MailError::Unavailable(e) | MailError::Rejected(e) => FlowError::MailUnavailable(e),
+                    })?,
+                    Delivery::Outbox => self.outbox.enqueue(&tenant, &mail).await?,
+                    Delivery::Notice(notice) => self.outbox.enqueue(&tenant, notice).await?,
+                    Delivery::Nothing => {}
+                }
+                via
+            }
         };
-        match delivery {
-            Delivery::Direct => self.mailer.send(&tenant, &mail).await.map_err(|e| match e {
-                MailError::Unavailable(e) | MailError::Rejected(e) => FlowError::MailUnavailable(e),
-            })?,
-            Delivery::Outbox => self.outbox.enqueue(&tenant, &mail).await?,
-            Delivery::Notice(notice) => self.outbox.enqueue(&tenant, &notice).await?,
-            Delivery::Nothing => {}
-        }
         let record = OtpRecord {
             flow_id: target.flow,
             code_hash: self.hash(target.flow, &code),

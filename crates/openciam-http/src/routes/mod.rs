@@ -4,6 +4,7 @@ pub(crate) mod dev;
 pub(crate) mod dev_console;
 pub(crate) mod discovery;
 pub(crate) mod health;
+pub(crate) mod mfa;
 pub(crate) mod openapi;
 pub(crate) mod reset;
 pub(crate) mod signin;

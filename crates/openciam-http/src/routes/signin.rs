@@ -56,7 +56,12 @@ pub(crate) async fn signin_challenge(
     let outcome = app
         .services
         .signin
-        .challenge(&ctx, &req.continuation_token, &req.challenge_type)
+        .challenge(
+            &ctx,
+            &req.continuation_token,
+            &req.challenge_type,
+            req.id.as_deref(),
+        )
         .await;
     Ok(for_app(
         &ctx,
@@ -67,10 +72,12 @@ pub(crate) async fn signin_challenge(
             }),
             ChallengeOutcome::Oob {
                 token,
+                channel,
                 target_label,
                 code_length,
                 interval,
-            } => Json(ChallengeResponse::oob(
+            } => Json(ChallengeResponse::oob_via(
+                channel.as_str(),
                 token.token.expose().to_owned(),
                 target_label,
                 code_length,

@@ -2,16 +2,21 @@
 
 use super::{client, for_app, limit};
 use crate::error::ApiError;
+use crate::error::NextStep;
 use crate::extract::EntraForm;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use openciam_core::FlowError;
 use openciam_core::directory::ClientContext;
+use openciam_core::flow::continuation::IssuedToken;
+use openciam_core::flow::second_factor::TokenOutcome;
 use openciam_core::secret::Password;
 use openciam_core::security::limiter::Check;
 use openciam_core::token::TokenSet;
+use openciam_wire::error::catalogue as c;
+use openciam_wire::signin::RedirectResponse;
 use openciam_wire::token::{TokenRequest, TokenResponse};
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -27,7 +32,7 @@ pub(crate) async fn token(
     {
         return Ok(refused);
     }
-    let result = grant(&app, &ctx, req).await.map(|t| Json(to_wire(t)));
+    let result = grant(&app, &ctx, req).await.and_then(outcome_response);
     Ok(for_app(&ctx, result))
 }
 
@@ -50,7 +55,34 @@ fn need(value: Option<String>, name: &'static str) -> Result<String, FlowError> 
     value.ok_or(FlowError::MissingParameter(name))
 }
 
-async fn grant(app: &AppState, ctx: &ClientContext, req: TokenRequest) -> Result<TokenSet, ApiError> {
+/// Tokens, the second factor's next step (a 400 carrying a continuation token), or the web
+/// fallback (spec §5.7.3, §5.7.4).
+fn outcome_response(outcome: TokenOutcome) -> Result<Response, ApiError> {
+    let next = |entry, detail: &'static str, t: IssuedToken| {
+        Err(ApiError::NextStep(Box::new(NextStep {
+            entry,
+            detail,
+            continuation_token: t.token.expose().to_owned(),
+            required_attributes: None,
+        })))
+    };
+    match outcome {
+        TokenOutcome::Tokens(t) => Ok(Json(to_wire(t)).into_response()),
+        TokenOutcome::MfaRequired(t) => next(
+            c::MFA_REQUIRED,
+            "Call oauth2/v2.0/introspect with this continuation_token, then oauth2/v2.0/challenge with a method id, then this endpoint with grant_type=mfa_oob.",
+            t,
+        ),
+        TokenOutcome::RegistrationRequired(t) => next(
+            c::REGISTRATION_REQUIRED,
+            "Call register/v1.0/introspect with this continuation_token, then register/v1.0/challenge and register/v1.0/continue, then this endpoint with grant_type=continuation_token.",
+            t,
+        ),
+        TokenOutcome::Redirect(reason) => Ok(Json(RedirectResponse::new(reason)).into_response()),
+    }
+}
+
+async fn grant(app: &AppState, ctx: &ClientContext, req: TokenRequest) -> Result<TokenOutcome, ApiError> {
     let s = &app.services;
     let grant_type = req.grant_type.to_ascii_lowercase();
     let set = match grant_type.as_str() {
@@ -61,12 +93,12 @@ async fn grant(app: &AppState, ctx: &ClientContext, req: TokenRequest) -> Result
                 .token_password(ctx, &ct, password.as_ref(), &req.scope)
                 .await?
         }
-        // The second-factor grant `mfa_oob` arrives from some clients; without MFA it can only
-        // name a first-factor code, so both are decided by the token's step (spec §5.7.1).
+        // A code of the first or the second factor: the token's step decides, not the grant
+        // name (older Android builds send the second factor as `oob`; spec §5.7.1).
         "oob" | "mfa_oob" => {
             let ct = need(req.continuation_token, "continuation_token")?;
             s.signin
-                .token_oob(ctx, &ct, req.oob.as_deref(), &req.scope)
+                .token_oob(ctx, &ct, &grant_type, req.oob.as_deref(), &req.scope)
                 .await?
         }
         "continuation_token" => {
@@ -77,7 +109,7 @@ async fn grant(app: &AppState, ctx: &ClientContext, req: TokenRequest) -> Result
         }
         "refresh_token" => {
             let rt = need(req.refresh_token, "refresh_token")?;
-            s.issuer.refresh(ctx, &rt, &req.scope).await?
+            TokenOutcome::Tokens(s.issuer.refresh(ctx, &rt, &req.scope).await?)
         }
         _ => return Err(FlowError::UnsupportedGrant(req.grant_type).into()),
     };

@@ -2,7 +2,7 @@
 
 use super::SqliteStore;
 use crate::error::map_sqlx;
-use crate::rows::{AppRow, encode_attributes, encode_mfa_policy, encode_list, method_text, uuid_text};
+use crate::rows::{AppRow, encode_attributes, encode_list, encode_mfa_policy, method_text, uuid_text};
 use async_trait::async_trait;
 use openciam_core::ids::{ClientId, TenantId};
 use openciam_core::model::App;
@@ -34,6 +34,7 @@ impl AppStore for SqliteStore {
         .bind(&app.identifier_uri)
         .bind(encode_list(&app.scopes)?)
         .bind(encode_attributes(&app.signup_attributes)?)
+        .bind(encode_mfa_policy(app.mfa.as_ref())?)
         .bind(app.client_id.as_str())
         .execute(&self.pool)
         .await
@@ -56,7 +57,6 @@ impl AppStore for SqliteStore {
             .map_err(map_sqlx)?
             .map(AppRow::into_record)
             .transpose()
-        .bind(encode_mfa_policy(app.mfa.as_ref())?)
     }
 
     async fn apps_of_tenant(&self, tenant: TenantId) -> StoreResult<Vec<App>> {
@@ -90,10 +90,10 @@ pub(super) async fn insert_app(conn: &mut SqliteConnection, app: &App) -> StoreR
     .bind(&app.identifier_uri)
     .bind(encode_list(&app.scopes)?)
     .bind(encode_attributes(&app.signup_attributes)?)
+    .bind(encode_mfa_policy(app.mfa.as_ref())?)
     .bind(app.created_at)
     .execute(conn)
     .await
     .map_err(map_sqlx)?;
     Ok(())
 }
-    .bind(encode_mfa_policy(app.mfa.as_ref())?)

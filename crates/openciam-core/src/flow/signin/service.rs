@@ -9,15 +9,15 @@ use crate::flow::continuation::{
     ContinuationTokens, Endpoint, IssuedToken, LoadedFlow, NewFlow, Step, Usage,
 };
 use crate::flow::phantom::{self, Phantom};
+use crate::flow::second_factor::{CodeSent, SecondFactorService, TokenOutcome};
 use crate::flow::signup::mask_email;
 use crate::mail::MailPurpose;
-use crate::model::{FlowKind, User};
+use crate::model::{AuthMethodKind, FlowKind, User};
 use crate::ports::Store;
 use crate::secret::Password;
 use crate::security::lockout::SmartLockout;
 use crate::strategy::email_otp::{CodeTarget, Delivery, EmailOtp, SendHistory};
 use crate::strategy::password::{PasswordHasher, needs_rehash};
-use crate::token::{TokenIssuer, TokenSet};
 use crate::username::Username;
 use std::sync::Arc;
 
@@ -35,10 +35,13 @@ pub enum InitiateOutcome {
 pub enum ChallengeOutcome {
     /// Ask for the password; the token is for the password grant.
     Password(IssuedToken),
-    /// A code was mailed; the token is for the oob grant and resends.
+    /// A code was sent; the token is for the oob grant (first factor; `mfa_oob` for the second)
+    /// and resends.
     Oob {
         /// The token.
         token: IssuedToken,
+        /// `email` (first factor, or an e-mail second factor) or `sms`.
+        channel: AuthMethodKind,
         /// Masked address.
         target_label: String,
         /// Digits.
@@ -50,6 +53,21 @@ pub enum ChallengeOutcome {
     Redirect(String),
 }
 
+impl From<CodeSent> for ChallengeOutcome {
+    fn from(c: CodeSent) -> Self {
+        Self::Oob {
+            token: c.token,
+            channel: c.channel,
+            target_label: c.target_label,
+            code_length: c.code_length,
+            interval: c.interval,
+        }
+    }
+}
+
+/// Every flow kind whose tokens may reach sign-in endpoints in the second factor.
+const SECOND_FACTOR_KINDS: [FlowKind; 3] = [FlowKind::SignIn, FlowKind::SignUp, FlowKind::ResetPassword];
+
 /// Sign-in.
 pub struct SignInService {
     tokens: ContinuationTokens,
@@ -57,8 +75,8 @@ pub struct SignInService {
     directory: Directory,
     passwords: Arc<PasswordHasher>,
     otp: Arc<EmailOtp>,
-    issuer: Arc<TokenIssuer>,
     lockout: Arc<SmartLockout>,
+    second: Arc<SecondFactorService>,
 }
 
 impl SignInService {
@@ -68,8 +86,8 @@ impl SignInService {
         store: Arc<dyn Store>,
         passwords: Arc<PasswordHasher>,
         otp: Arc<EmailOtp>,
-        issuer: Arc<TokenIssuer>,
         lockout: Arc<SmartLockout>,
+        second: Arc<SecondFactorService>,
     ) -> Self {
         let directory = Directory::new(store.clone());
         Self {
@@ -78,8 +96,8 @@ impl SignInService {
             directory,
             passwords,
             otp,
-            issuer,
             lockout,
+            second,
         }
     }
 
@@ -98,7 +116,7 @@ impl SignInService {
             .user_by_username(ctx.tenant.id, username.normalized())
             .await?;
         // Enumeration protection: an unknown address goes on as a user of this app would.
-        let (user_id, has_password, phantom) = match user {
+        let (user_id, has_password, phantom) = match &user {
             Some(user) => (Some(user.id), user.password_hash.is_some(), None),
             None if ctx.tenant.security.enumeration_protection => (None, true, Some(Phantom::of(&username))),
             None => return Err(FlowError::UserNotFound),
@@ -107,6 +125,13 @@ impl SignInService {
             Negotiated::Use(m) => m,
             Negotiated::Redirect(reason) => return Ok(InitiateOutcome::Redirect(reason)),
         };
+        // A client that will not be able to do the second factor is sent to the browser now:
+        // older Android builds read any 200 from `/token` as tokens (spec §4.3, §6.4).
+        if let Some(user) = &user
+            && let Some(reason) = self.second.redirect_at_initiate(ctx, user, &capabilities).await?
+        {
+            return Ok(InitiateOutcome::Redirect(reason));
+        }
         let token = self
             .tokens
             .start(
@@ -131,22 +156,27 @@ impl SignInService {
         }
     }
 
-    /// `oauth2/v2.0/challenge`: asks for the password, or mails a code (first time or resend).
+    /// `oauth2/v2.0/challenge`: asks for the password, or mails a code (first time or resend);
+    /// with a second-factor token, sends a code through the method `id` (or the default one).
     pub async fn challenge(
         &self,
         ctx: &ClientContext,
         token: &str,
         challenge_types: &[String],
+        id: Option<&str>,
     ) -> FlowResult<ChallengeOutcome> {
         let loaded = self
             .tokens
             .load(
                 ctx,
-                &[FlowKind::SignIn],
+                &SECOND_FACTOR_KINDS,
                 token,
                 &Usage::at(Endpoint::SignInChallenge),
             )
             .await?;
+        if loaded.step.is_second_factor() {
+            return Ok(self.second.challenge(ctx, loaded, id).await?.into());
+        }
         let types = ChallengeTypes::parse_or_stored(challenge_types, &loaded.flow.challenge_types)?;
         let phantom = Phantom::of_state(&loaded.flow.state);
         let (to, normalized, has_password, delivery) = match (self.flow_user(ctx, &loaded).await?, &phantom) {
@@ -202,6 +232,7 @@ impl SignInService {
         let token = self.tokens.code_sent(&loaded, &json, Step::SignInOob).await?;
         Ok(ChallengeOutcome::Oob {
             token,
+            channel: AuthMethodKind::Email,
             target_label: mask_email(&to),
             code_length: self.otp.code_length(),
             interval: self.otp.interval_secs(),
@@ -217,7 +248,7 @@ impl SignInService {
         token: &str,
         password: Option<&Password>,
         scope: &[String],
-    ) -> FlowResult<TokenSet> {
+    ) -> FlowResult<TokenOutcome> {
         let usage = Usage::with_grant(Endpoint::Token, "password");
         let loaded = self.tokens.load(ctx, &[FlowKind::SignIn], token, &usage).await?;
         let password = password.ok_or(FlowError::MissingParameter("password"))?;
@@ -251,7 +282,7 @@ impl SignInService {
             });
         }
         let user = user.ok_or(FlowError::InvalidPassword)?;
-        let tokens = self.complete(ctx, &loaded, &user, &scopes).await?;
+        let tokens = self.complete(ctx, &loaded, &user, &scopes, None).await?;
         self.lockout.signed_in(&user, prior).await;
         self.upgrade_hash(&user, password).await;
         Ok(tokens)
@@ -288,18 +319,24 @@ impl SignInService {
         }
     }
 
-    /// `oauth2/v2.0/token` with `grant_type=oob`. A wrong code leaves the token valid.
+    /// `oauth2/v2.0/token` with `grant_type=oob` or `mfa_oob`: a first-factor code, or the
+    /// second factor's, as the token says (spec §5.7.1). A wrong code leaves the token valid.
     pub async fn token_oob(
         &self,
         ctx: &ClientContext,
         token: &str,
+        grant: &str,
         code: Option<&str>,
         scope: &[String],
-    ) -> FlowResult<TokenSet> {
-        let usage = Usage::with_grant(Endpoint::Token, "oob");
-        let loaded = self.tokens.load(ctx, &[FlowKind::SignIn], token, &usage).await?;
+    ) -> FlowResult<TokenOutcome> {
+        let usage = Usage::with_grant(Endpoint::Token, grant);
+        let loaded = self.tokens.load(ctx, &SECOND_FACTOR_KINDS, token, &usage).await?;
         let code = code.ok_or(FlowError::MissingParameter("oob"))?;
         let scopes = self.directory.scopes(ctx, scope).await?;
+        if loaded.step.is_second_factor() {
+            let tokens = self.second.token(ctx, loaded, code, &scopes).await?;
+            return Ok(TokenOutcome::Tokens(tokens));
+        }
         let verified = self.otp.verify(loaded.flow.id, code).await;
         let user = self.flow_user(ctx, &loaded).await?;
         if let (Err(e), Some(u)) = (&verified, &user) {
@@ -307,7 +344,10 @@ impl SignInService {
         }
         verified?;
         let user = user.ok_or(FlowError::UserNotFound)?;
-        let tokens = self.complete(ctx, &loaded, &user, &scopes).await?;
+        let verified = user.username_normalized.clone();
+        let tokens = self
+            .complete(ctx, &loaded, &user, &scopes, Some(&verified))
+            .await?;
         let entry = Entry::new(event::SIGNIN_CODE_SUCCESS).user(&user);
         self.lockout.audit().record(entry).await;
         Ok(tokens)
@@ -327,20 +367,19 @@ impl SignInService {
         self.lockout.audit().record(entry).await;
     }
 
+    /// The first factor is proven: tokens, or the second factor's next step.
     async fn complete(
         &self,
         ctx: &ClientContext,
         loaded: &LoadedFlow,
         user: &User,
         scopes: &GrantedScopes,
-    ) -> FlowResult<TokenSet> {
-        if user.disabled {
-            return Err(FlowError::UserDisabled);
-        }
-        self.tokens
-            .advance(loaded, &SignInState::Completed.to_json(), None, None)
-            .await?;
-        self.issuer.sign_in(ctx, user, scopes).await
+        verified: Option<&str>,
+    ) -> FlowResult<TokenOutcome> {
+        let done = SignInState::Completed.to_json();
+        self.second
+            .after_first_factor(ctx, loaded, user, scopes, &done, verified)
+            .await
     }
 }
 
