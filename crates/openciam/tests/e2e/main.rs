@@ -8,6 +8,7 @@ mod code_guessing;
 mod cors;
 mod dbcopy;
 mod dev_console;
+mod dev_mailbox_sms;
 mod dialects;
 mod discovery;
 mod enumeration;
