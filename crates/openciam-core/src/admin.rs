@@ -17,8 +17,10 @@ use crate::username::Username;
 use std::sync::Arc;
 
 mod import;
+mod manage;
 
 pub use import::{ImportReport, LineError};
+pub use manage::{AppUpdate, MAX_PAGE, UserPage};
 
 /// Why an admin command failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,9 @@ pub enum AdminError {
     /// No such user.
     #[error("no user '{0}' in this tenant")]
     UserNotFound(String),
+    /// No such app in this tenant.
+    #[error("no app '{0}' in this tenant")]
+    AppNotFound(String),
     /// Already exists.
     #[error("{0} already exists")]
     AlreadyExists(String),

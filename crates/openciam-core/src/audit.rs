@@ -50,13 +50,23 @@ pub mod event {
     pub const ADMIN_USER_UNLOCK: &str = "admin.user.unlock";
     /// `user import` (details: `imported`).
     pub const ADMIN_USER_IMPORT: &str = "admin.user.import";
+    /// `user delete` / `DELETE /admin/v1/…/users/{user}`.
+    pub const ADMIN_USER_DELETE: &str = "admin.user.delete";
+    /// An attribute update (details: `attributes`, the names changed).
+    pub const ADMIN_USER_UPDATE: &str = "admin.user.update";
+    /// An app's settings changed (details: `client_id`).
+    pub const ADMIN_APP_UPDATE: &str = "admin.app.update";
+    /// An app deleted (details: `client_id`).
+    pub const ADMIN_APP_DELETE: &str = "admin.app.delete";
+    /// A call to the admin REST API (details: `method`, `route`, `status`).
+    pub const ADMIN_API_CALL: &str = "admin.api.call";
     /// `app create` (details: `client_id`).
     pub const ADMIN_APP_CREATE: &str = "admin.app.create";
     /// `tenant create` (details: `name`).
     pub const ADMIN_TENANT_CREATE: &str = "admin.tenant.create";
     /// `tenant security --set` (details: the assignments).
     pub const ADMIN_TENANT_SECURITY: &str = "admin.tenant.security";
-    /// A second factor completed a sign-in (details: `method_id`).
+    /// A second factor completed a sign-in (details: `channel`).
     pub const MFA_SUCCESS: &str = "mfa.success";
     /// A wrong or expired second-factor code (details: `reason`).
     pub const MFA_FAILURE: &str = "mfa.failure";
@@ -192,6 +202,7 @@ impl AuditLog {
     /// Appends `entry`, stamped with the time and the current request's IP, user agent and
     /// correlation id. Never fails: a store failure is logged as a warning (see the module doc).
     pub async fn record(&self, entry: Entry) {
+        crate::observe::record_audit_event(entry.event, entry.tenant_id);
         let meta = RequestMeta::current();
         let record = AuditRecord {
             id: 0,

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod mail;
 pub mod mfa;
 pub mod model;
+pub mod observe;
 pub mod phone;
 pub mod ports;
 pub mod request;

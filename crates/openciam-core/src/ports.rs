@@ -4,8 +4,8 @@
 use crate::audit::{AuditFilter, AuditRecord};
 use crate::ids::{AuthMethodId, ClientId, FamilyId, FlowId, TenantId, UserId};
 use crate::model::{
-    App, AuthMethod, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord, Snapshot,
-    Tenant, User,
+    App, AuthMethod, ContinuationRecord, FlowRecord, OtpAttempt, OtpRecord, RefreshRecord, SigningKeyRecord,
+    Snapshot, Tenant, User,
 };
 use crate::security::TenantSecurity;
 use crate::security::lockout::{FailureOutcome, LockoutSettings, LockoutState};
@@ -20,6 +20,10 @@ pub enum StoreError {
     /// The database cannot be reached right now.
     #[error("storage unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The database has no room left (disk full, SQLite's `max_page_count` reached); the write
+    /// was rolled back.
+    #[error("storage full")]
+    Full(#[source] anyhow::Error),
     /// Anything else.
     #[error("storage failure")]
     Other(#[source] anyhow::Error),
@@ -54,6 +58,20 @@ pub trait AppStore: Send + Sync {
     async fn app_by_client_id(&self, client_id: &ClientId) -> StoreResult<Option<App>>;
     /// Every app of a tenant, by display name.
     async fn apps_of_tenant(&self, tenant: TenantId) -> StoreResult<Vec<App>>;
+    /// Deletes an app with its flows and refresh-token families (their tokens go with them), in
+    /// one transaction. False when no such app.
+    async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool>;
+}
+
+/// Which users of a tenant to list, one page at a time (ordered by normalised username).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Only users whose normalised username is after this one (the previous page's last).
+    pub after: Option<String>,
+    /// Only users whose normalised username contains this text.
+    pub email_contains: Option<String>,
+    /// At most this many.
+    pub limit: i64,
 }
 
 /// Users.
@@ -98,6 +116,19 @@ pub trait UserStore: Send + Sync {
         hash: &str,
         now: i64,
     ) -> StoreResult<bool>;
+    /// One page of a tenant's users (see [`UserQuery`]).
+    async fn users_page(&self, tenant: TenantId, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// Replaces the user's attributes (and `updated_at`). False when no such user.
+    async fn set_user_attributes(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        attributes: &serde_json::Map<String, serde_json::Value>,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes a user with the user's refresh-token families, flows and lockout state, in one
+    /// transaction. (Audit events keep naming the user.) False when no such user.
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool>;
 }
 
 /// Flows and their continuation tokens.
@@ -362,7 +393,8 @@ pub trait AuthMethodStore: Send + Sync {
     /// this kind with this target; nothing is written then.
     async fn add_auth_method(&self, method: &AuthMethod) -> StoreResult<()>;
     /// Removes one method of the user. False when the user has no method with this id.
-    async fn remove_auth_method(&self, tenant: TenantId, user: UserId, id: AuthMethodId) -> StoreResult<bool>;
+    async fn remove_auth_method(&self, tenant: TenantId, user: UserId, id: AuthMethodId)
+    -> StoreResult<bool>;
     /// Removes every method of the user ("reset MFA"). Returns how many.
     async fn remove_auth_methods(&self, tenant: TenantId, user: UserId) -> StoreResult<u64>;
     /// Records that a code sent through the method completed a sign-in at `now`. False when the
@@ -374,6 +406,23 @@ pub trait AuthMethodStore: Send + Sync {
         id: AuthMethodId,
         now: i64,
     ) -> StoreResult<bool>;
+}
+
+/// How busy the database connection pool is (the `openciam_db_pool_*` metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Open connections.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+/// The state of the store itself, for monitoring.
+pub trait StoreStatus: Send + Sync {
+    /// The connection pool's current use.
+    fn pool_status(&self) -> PoolStatus;
 }
 
 /// The whole storage port, as one trait object.
@@ -391,6 +440,7 @@ pub trait Store:
     + AuditStore
     + RateLimitStore
     + AuthMethodStore
+    + StoreStatus
 {
 }
 
@@ -407,6 +457,7 @@ impl<T> Store for T where
         + LockoutStore
         + AuditStore
         + RateLimitStore
-    + AuthMethodStore
+        + AuthMethodStore
+        + StoreStatus
 {
 }

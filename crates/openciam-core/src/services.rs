@@ -94,6 +94,9 @@ impl Services {
         sms: Arc<dyn SmsSender>,
         config: CoreConfig,
     ) -> anyhow::Result<Self> {
+        // Every delivery is counted (`openciam_mails_total`, `openciam_sms_total`).
+        let mailer: Arc<dyn Mailer> = Arc::new(crate::observe::CountingMailer(mailer));
+        let sms: Arc<dyn SmsSender> = Arc::new(crate::observe::CountingSms(sms));
         let keys = KeyRing::load_or_create(store.as_ref(), master, clock.as_ref()).await?;
         let passwords = Arc::new(PasswordHasher::new(config.hasher)?);
         let issuer = Arc::new(TokenIssuer::new(

@@ -91,7 +91,10 @@ pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Ne
     let path = req.uri().path().to_owned();
     let timeout = app.config.request_timeout;
     let meta = request_meta(&req, &correlation_id, app.config.trusted_proxy.as_ref());
-    let mut response = match meta.scope(tokio::time::timeout(timeout, next.run(req))).await {
+    // Every line logged while the request runs carries its ids (and no body or secret).
+    let span = tracing::info_span!("request", %method, %path, %trace_id, %correlation_id);
+    let work = meta.scope(tokio::time::timeout(timeout, next.run(req)));
+    let mut response = match tracing::Instrument::instrument(work, span).await {
         Ok(r) => r,
         Err(_) => crate::error::ApiError::Timeout.into_response(),
     };
@@ -117,7 +120,7 @@ pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Ne
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
     } else {
-        tracing::debug!(%method, %path, correlation_id, status = response.status().as_u16(), "request served");
+        tracing::info!(%method, %path, trace_id, correlation_id, status = response.status().as_u16(), "request served");
         // axum's Json says `application/json`; the clients expect the charset spelled out (spec §2.2).
         let is_json = response
             .headers()
@@ -139,5 +142,12 @@ pub(crate) async fn envelope(State(app): State<AppState>, req: Request, next: Ne
         trace_id,
         correlation_id,
     });
+    // Draining for a shutdown: the client's next request goes over a new connection, to a node
+    // that is still ready.
+    if app.lifecycle.is_draining() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }

@@ -4,6 +4,7 @@
 //!
 //! Handlers only extract, convert wire types to core calls, and convert the outcome back.
 
+mod admin;
 mod client_ip;
 mod cors;
 mod ctx;
@@ -11,10 +12,14 @@ mod error;
 mod explain;
 mod extract;
 mod flow_trace;
+mod lifecycle;
+pub mod metrics;
 mod router;
 mod routes;
 mod state;
 
+pub use admin::{AdminState, MetricsRender, OPENAPI as ADMIN_OPENAPI, admin_router};
 pub use client_ip::TrustedProxy;
+pub use lifecycle::Lifecycle;
 pub use router::router;
 pub use state::{AppState, HttpConfig};

@@ -6,7 +6,7 @@ use crate::routes::{
 };
 use crate::state::AppState;
 use crate::{cors, ctx};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     }
     let routes = routes
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::openapi))
         .route("/{tenant}/signup/v1.0/start", post(signup::signup_start))
         .route("/{tenant}/signup/v1.0/challenge", post(signup::signup_challenge))
@@ -70,11 +71,14 @@ pub fn router(state: AppState) -> Router {
             get(discovery::openid_configuration),
         )
         .route("/{tenant}/discovery/v2.0/keys", get(discovery::jwks))
+        .route_layer(from_fn(crate::metrics::matched))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::ApiError::Panic.into_response()
         }))
+        // Metrics sit inside the envelope, where error responses still carry their spec.
+        .layer(from_fn(crate::metrics::track))
         // The envelope (ids, timeout, error bodies) sits inside CORS, so every response it makes
         // — a timeout included — still gets the CORS headers MSAL.js needs to read the body.
         .layer(from_fn_with_state(state.clone(), ctx::envelope));

@@ -20,6 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub mod tcp_proxy;
+pub use tcp_proxy::{ProxyMode, TcpProxy};
+
 /// The demo app's client id, as a string.
 pub fn demo_client() -> String {
     DEMO_CLIENT_ID.to_string()
@@ -44,6 +47,23 @@ pub struct Options {
     pub limits: ProfileName,
     /// `[http] trusted_proxy_header` and `trusted_proxy_hops` (default none: the peer address).
     pub trusted_proxy: Option<(String, usize)>,
+    /// Start the admin listener (`/metrics`, `/admin/v1/`) on another ephemeral port
+    /// (`TestApp::admin_origin`). Default false.
+    pub admin_listen: bool,
+    /// The admin API's token (`[admin] token`); default none: every admin call is refused.
+    pub admin_token: Option<String>,
+    /// Password hashes computed at once (default 2).
+    pub hash_concurrency: usize,
+    /// Requests that may wait for a hash slot before new ones are shed (default 64).
+    pub hash_queue: usize,
+    /// On PostgreSQL, connect the server through a [`TcpProxy`] (`TestApp::db_proxy`) that the
+    /// test can cut and restore. Ignored on SQLite. Default false.
+    pub db_proxy: bool,
+    /// How long a request waits for a pooled database connection (default 5 s, as `serve`).
+    pub db_acquire_timeout: Duration,
+    /// Send mail over plain SMTP to this relay (timeouts 1 s) instead of the dev mailbox.
+    /// Default none.
+    pub smtp_relay: Option<std::net::SocketAddr>,
 }
 
 impl Default for Options {
@@ -57,6 +77,13 @@ impl Default for Options {
             code_ttl: 600,
             limits: ProfileName::Test,
             trusted_proxy: None,
+            admin_listen: false,
+            admin_token: None,
+            hash_concurrency: 2,
+            hash_queue: 64,
+            db_proxy: false,
+            db_acquire_timeout: Duration::from_secs(5),
+            smtp_relay: None,
         }
     }
 }
@@ -84,8 +111,14 @@ pub struct TestApp {
     pub sms_down: Arc<AtomicBool>,
     /// The database URL the server uses.
     pub database_url: String,
+    /// `http://127.0.0.1:PORT` of the admin listener (`Options::admin_listen`).
+    pub admin_origin: Option<String>,
     /// The PostgreSQL schema to drop at the end, when the backend is PostgreSQL.
     pg: Option<PgSchema>,
+    /// The proxy between the server and PostgreSQL (`Options::db_proxy`).
+    pub db_proxy: Option<Arc<TcpProxy>>,
+    /// The server's own SQLite store (its pool), on the SQLite backend.
+    sqlite: Option<openciam_store::SqliteStore>,
 }
 
 /// Which database the suite runs on: `OPENCIAM_TEST_BACKEND=postgres` selects PostgreSQL at
@@ -146,6 +179,46 @@ impl Drop for TestApp {
     }
 }
 
+/// Opens the database at `url` as the server will: on SQLite keeping a handle on the store's
+/// pool; on PostgreSQL through a [`TcpProxy`] when `options.db_proxy` asks for one.
+async fn open_store(
+    url: &str,
+    options: &Options,
+) -> (
+    Arc<dyn openciam_core::ports::Store>,
+    Option<openciam_store::SqliteStore>,
+    Option<Arc<TcpProxy>>,
+) {
+    if !url.starts_with("postgres") {
+        let sqlite = openciam_store::SqliteStore::open(url).await.unwrap();
+        sqlite.migrate().await.unwrap();
+        return (Arc::new(sqlite.clone()), Some(sqlite), None);
+    }
+    let store_options = openciam::app::StoreOptions {
+        acquire_timeout: options.db_acquire_timeout,
+        ..openciam::app::StoreOptions::default()
+    };
+    if !options.db_proxy {
+        let store = openciam::app::open_store_with(url, &store_options).await.unwrap();
+        return (store, None, None);
+    }
+    let mut proxied = reqwest::Url::parse(url).unwrap();
+    let host = proxied.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = proxied.port().unwrap_or(5432);
+    let upstream = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = TcpProxy::start(upstream).await;
+    proxied.set_host(Some("127.0.0.1")).unwrap();
+    proxied.set_port(Some(proxy.addr.port())).unwrap();
+    let store = openciam::app::open_store_with(proxied.as_str(), &store_options)
+        .await
+        .unwrap();
+    (store, None, Some(proxy))
+}
+
 /// Delivers to the dev mailbox unless the test switched mail off.
 struct SwitchableMailer {
     inner: Arc<dyn Mailer>,
@@ -172,7 +245,9 @@ struct SwitchableSms {
 impl SmsSender for SwitchableSms {
     async fn send(&self, tenant: &MailTenant, sms: &OutboundSms) -> Result<(), SmsError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(SmsError::Unavailable(anyhow::anyhow!("test SMS provider is down")));
+            return Err(SmsError::Unavailable(anyhow::anyhow!(
+                "test SMS provider is down"
+            )));
         }
         self.inner.send(tenant, sms).await
     }
@@ -299,7 +374,7 @@ impl TestApp {
             ),
         )
         .unwrap();
-        let store = openciam::app::open_store(&url).await.unwrap();
+        let (store, sqlite, db_proxy) = open_store(&url, &options).await;
         let (listener, addr) = openciam::app::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{addr}");
         let clock = Arc::new(FakeClock::default());
@@ -310,8 +385,8 @@ impl TestApp {
                 ..TokenConfig::default()
             },
             hasher: HasherConfig {
-                concurrency: 2,
-                queue: 64,
+                concurrency: options.hash_concurrency,
+                queue: options.hash_queue,
             },
             otp: OtpConfig {
                 resend_interval: Duration::from_secs(options.resend_interval),
@@ -334,8 +409,26 @@ impl TestApp {
         let setup = openciam_mail::build(&openciam_mail::MailConfig::default(), clock.clone()).unwrap();
         let mailbox = setup.mailbox_reader().unwrap();
         let mail_down = Arc::new(AtomicBool::new(false));
+        let relay = options.smtp_relay.map(|relay| {
+            let config = openciam_mail::MailConfig {
+                backend: openciam_mail::MailBackend::Smtp,
+                smtp: Some(openciam_mail::SmtpConfig {
+                    host: relay.ip().to_string(),
+                    port: Some(relay.port()),
+                    tls: openciam_mail::SmtpTls::None,
+                    ca_file: None,
+                    username: None,
+                    password: None,
+                    password_file: None,
+                    timeout_seconds: 1,
+                }),
+                from: Some("Demo <no-reply@demo.example>".to_owned()),
+                ..openciam_mail::MailConfig::default()
+            };
+            openciam_mail::build(&config, clock.clone()).unwrap()
+        });
         let mailer: Arc<dyn Mailer> = Arc::new(SwitchableMailer {
-            inner: setup.mailer(),
+            inner: relay.as_ref().map_or_else(|| setup.mailer(), |r| r.mailer()),
             down: mail_down.clone(),
         });
         let sms_down = Arc::new(AtomicBool::new(false));
@@ -355,6 +448,16 @@ impl TestApp {
         .await
         .unwrap();
         openciam::seed::seed_demo(&parts.services.admin).await.unwrap();
+        let admin_origin = if options.admin_listen {
+            let token = options.admin_token.clone().map(secrecy::SecretString::from);
+            let bound =
+                openciam::admin_listener::spawn("127.0.0.1:0", parts.services.clone(), token.as_ref())
+                    .await
+                    .unwrap();
+            Some(format!("http://{bound}"))
+        } else {
+            None
+        };
         tokio::spawn(openciam::app::serve(listener, parts.router));
         Self {
             base: format!("{origin}/{DEMO_TENANT}"),
@@ -367,8 +470,61 @@ impl TestApp {
             mail_down,
             sms_down,
             database_url: url,
+            admin_origin,
             pg,
+            db_proxy,
+            sqlite,
         }
+    }
+
+    /// Caps the server's SQLite database at its current size plus `extra_pages` pages
+    /// (`PRAGMA max_page_count`), or lifts the cap (`None`); returns the cap in force. The
+    /// pragma belongs to a connection, so it is set on every connection of the server's pool:
+    /// all of them are held at once while it is set (call it while no request is running).
+    /// Panics on PostgreSQL.
+    pub async fn limit_sqlite_pages(&self, extra_pages: Option<u32>) -> u64 {
+        use sqlx::Row as _;
+        let Some(store) = &self.sqlite else {
+            panic!("limit_sqlite_pages needs the SQLite backend")
+        };
+        let pool = store.pool();
+        let mut held = Vec::new();
+        for _ in 0..pool.options().get_max_connections() {
+            held.push(pool.acquire().await.unwrap());
+        }
+        let pages: i64 = sqlx::query("PRAGMA page_count")
+            .fetch_one(&mut *held[0])
+            .await
+            .unwrap()
+            .get(0);
+        // SQLite caps a larger value at its own maximum.
+        let cap = extra_pages.map_or(u64::from(u32::MAX), |extra| pages as u64 + u64::from(extra));
+        let mut in_force = 0;
+        for conn in &mut held {
+            in_force = sqlx::query(&format!("PRAGMA max_page_count = {cap}"))
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap()
+                .get::<i64, _>(0) as u64;
+        }
+        in_force
+    }
+
+    /// `PRAGMA integrity_check` of the server's SQLite database (`"ok"` when sound).
+    pub async fn sqlite_integrity(&self) -> String {
+        use sqlx::Row as _;
+        let Some(store) = &self.sqlite else {
+            panic!("sqlite_integrity needs the SQLite backend")
+        };
+        let pool = store.pool();
+        let rows = sqlx::query("PRAGMA integrity_check")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Starts a second server over the same data (directory, database, keys): a restart.
@@ -460,6 +616,34 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         outbox.failures()
+    }
+
+    /// A call to the admin listener: `method` `{admin_origin}{path}` with `token` as bearer (if
+    /// any) and `body` as JSON (if any).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Resp {
+        let origin = self.admin_origin.as_deref().unwrap();
+        let mut request = self.http.request(method, format!("{origin}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let origin = self.admin_origin.as_deref().unwrap();
+        let response = self.http.get(format!("{origin}/metrics")).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.text().await.unwrap()
     }
 
     /// POSTs a form to `{base}/{path}`.

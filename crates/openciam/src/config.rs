@@ -52,6 +52,12 @@ pub struct Config {
     /// TLS; then set `public_url` to the https URL clients use at the proxy.
     #[serde(default)]
     pub tls: Option<TlsSection>,
+    /// Log format.
+    #[serde(default)]
+    pub log: crate::ops_config::LogSection,
+    /// The admin REST API's token (served on `[http] admin_listen`).
+    #[serde(default)]
+    pub admin: crate::ops_config::AdminSection,
     /// Outgoing mail (`backend = "smtp"` in production).
     #[serde(default)]
     pub mail: openciam_mail::MailConfig,
@@ -84,6 +90,12 @@ pub struct DatabaseConfig {
     /// Apply pending migrations when `serve` starts (default true; set false when migrating
     /// explicitly with `openciam migrate`).
     pub migrate_on_start: Option<bool>,
+    /// SQLite's `synchronous` setting (the database always runs in WAL mode): `normal` (the
+    /// default) survives a crash of openciam but may lose the last transactions on power loss
+    /// or an operating-system crash; `full` syncs every commit to disk and survives those too,
+    /// at the cost of write latency. Ignored for PostgreSQL, whose connections always run with
+    /// `synchronous_commit = on`.
+    pub sqlite_synchronous: Option<crate::app::SqliteSync>,
 }
 
 impl DatabaseConfig {
@@ -96,6 +108,7 @@ impl DatabaseConfig {
                 .acquire_timeout_seconds
                 .map_or(d.acquire_timeout, std::time::Duration::from_secs),
             migrate,
+            sqlite_synchronous: self.sqlite_synchronous.unwrap_or_default(),
         }
     }
 }
@@ -114,6 +127,17 @@ pub struct HttpSection {
     /// Trusted proxies in front of openciam that each append to the header: the client IP is
     /// the entry this many places from the right (default 1: the one the nearest proxy added).
     pub trusted_proxy_hops: usize,
+    /// A second listener for `/metrics` (Prometheus) and the admin REST API `/admin/v1/`, e.g.
+    /// `127.0.0.1:9090`; keep it on a private address. Unset (the default): neither is served.
+    pub admin_listen: Option<String>,
+    /// After SIGTERM, seconds the listener keeps accepting (with `/readyz` already answering
+    /// 503 and every response saying `Connection: close`) so load balancers take this node out
+    /// before its connections are refused (default 2; set it to your balancer's health-check
+    /// interval times its failure threshold).
+    pub shutdown_delay_seconds: u64,
+    /// The longest a shutdown may take, counted from SIGTERM: requests still running then are
+    /// abandoned and the process exits (default 20).
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Default for HttpSection {
@@ -123,11 +147,22 @@ impl Default for HttpSection {
             request_timeout_seconds: 30,
             trusted_proxy_header: None,
             trusted_proxy_hops: 1,
+            admin_listen: None,
+            shutdown_delay_seconds: 2,
+            shutdown_grace_seconds: 20,
         }
     }
 }
 
 impl HttpSection {
+    /// How the server stops after SIGTERM.
+    pub fn shutdown_timing(&self) -> crate::app::ShutdownTiming {
+        crate::app::ShutdownTiming {
+            delay: std::time::Duration::from_secs(self.shutdown_delay_seconds),
+            grace: std::time::Duration::from_secs(self.shutdown_grace_seconds),
+        }
+    }
+
     /// The trusted-proxy setting, checked: a valid header name and at least one hop.
     pub fn trusted_proxy(&self) -> anyhow::Result<Option<openciam_http::TrustedProxy>> {
         let Some(name) = self

@@ -387,6 +387,7 @@ impl ContinuationTokens {
         };
         let (issued, record) = self.mint(&flow, 0, new.first_step, now);
         self.store.create_flow(&flow, &record).await?;
+        crate::observe::flow_started(flow.kind, flow.tenant_id);
         Ok(issued)
     }
 

@@ -11,13 +11,14 @@
 
 use crate::error::{FlowError, FlowResult};
 use crate::secret::Password;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Semaphore;
 
 pub mod formats;
+mod memory;
 
 /// argon2id memory for new hashes, in KiB (OWASP: 19 MiB).
 const M_COST: u32 = 19 * 1024;
@@ -48,10 +49,32 @@ impl Default for HasherConfig {
 /// The password hasher.
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
-    queue: usize,
-    waiting: AtomicUsize,
+    /// Hashes computed at once (the semaphore's permits).
+    slots: usize,
+    /// Places in the pool: `concurrency` hashing plus `queue` waiting.
+    places: usize,
+    /// Requests holding a place (hashing or waiting for a slot).
+    admitted: Arc<AtomicUsize>,
     dummy_hash: String,
     hashes_computed: AtomicU64,
+    shed: AtomicU64,
+}
+
+tokio::task_local! {
+    /// The pool place the current request holds (see [`PasswordHasher::within`]).
+    static ADMITTED: Arc<AtomicUsize>;
+}
+
+/// A place in the hashing pool, held by one request until dropped.
+#[derive(Debug)]
+pub struct HashAdmission {
+    admitted: Arc<AtomicUsize>,
+}
+
+impl Drop for HashAdmission {
+    fn drop(&mut self) {
+        self.admitted.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn argon2() -> Argon2<'static> {
@@ -96,7 +119,31 @@ pub fn verify_now(password: &str, stored: &str) -> bool {
     verify_blocking(password, stored)
 }
 
+/// A new argon2id hash in PHC form, computed in reused memory ([`memory`]).
 fn hash_blocking(password: &str) -> anyhow::Result<String> {
+    let failed = |e: argon2::password_hash::Error| anyhow::anyhow!("argon2 hash failed: {e}");
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    let params = argon2().params().clone();
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.as_salt().decode_b64(&mut salt_bytes).map_err(failed)?;
+    let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+        memory::argon2id_into(&params, password.as_bytes(), raw_salt, out).map_err(Into::into)
+    })
+    .map_err(failed)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// [`hash_blocking`] in memory of its own, freed at once: for the start-up dummy hash, so that an
+/// idle server keeps no argon2 buffer (the pool fills only under load).
+fn hash_unpooled(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::PasswordHasher as _;
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     argon2()
         .hash_password(password.as_bytes(), &salt)
@@ -104,8 +151,29 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("argon2 hash failed: {e}"))
 }
 
+/// Our own current hashes are checked in reused memory ([`memory`]); every other format (and
+/// older argon2 tunings) through [`formats::verify`].
 fn verify_blocking(password: &str, stored: &str) -> bool {
+    if !needs_rehash(stored)
+        && let Some(ok) = verify_current(password, stored)
+    {
+        return ok;
+    }
     formats::verify(password.as_bytes(), stored)
+}
+
+/// Verifies an argon2id hash at today's parameters; `None` when it cannot be read as one.
+fn verify_current(password: &str, stored: &str) -> Option<bool> {
+    let parsed = PasswordHash::new(stored).ok()?;
+    let expected = parsed.hash?;
+    let params = Params::try_from(&parsed).ok()?;
+    let mut salt_bytes = [0u8; 64];
+    let salt = parsed.salt?.decode_b64(&mut salt_bytes).ok()?;
+    let mut computed = [0u8; Output::MAX_LENGTH];
+    let computed = &mut computed[..expected.len()];
+    memory::argon2id_into(&params, password.as_bytes(), salt, computed).ok()?;
+    // `Output` compares in constant time.
+    Some(Output::new(computed).ok()? == expected)
 }
 
 impl PasswordHasher {
@@ -113,10 +181,12 @@ impl PasswordHasher {
     pub fn new(config: HasherConfig) -> anyhow::Result<Self> {
         Ok(Self {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
-            queue: config.queue,
-            waiting: AtomicUsize::new(0),
-            dummy_hash: hash_blocking(&crate::crypto::random_token())?,
+            slots: config.concurrency.max(1),
+            places: config.concurrency.max(1) + config.queue,
+            admitted: Arc::new(AtomicUsize::new(0)),
+            dummy_hash: hash_unpooled(&crate::crypto::random_token())?,
             hashes_computed: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
         })
     }
 
@@ -146,23 +216,62 @@ impl PasswordHasher {
         self.hashes_computed.load(Ordering::Relaxed)
     }
 
+    /// Takes a place in the pool (hashing, or queued for a slot) for a request that will hash,
+    /// or `FlowError::Overloaded` at once when every place is taken: the request is shed
+    /// before anything else happens. The HTTP layer admits password requests before the rate
+    /// limits count them, then runs the flow [`within`](Self::within) the admission, so a shed
+    /// request moves no counter, hashes nothing and leaves its continuation token valid.
+    pub fn admit(&self) -> FlowResult<HashAdmission> {
+        let taken = self
+            .admitted
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.places).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(HashAdmission {
+                admitted: self.admitted.clone(),
+            }),
+            Err(_) => {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+                Err(FlowError::Overloaded)
+            }
+        }
+    }
+
+    /// Runs `work` (a flow step) holding `admission`: its hashes use that place instead of
+    /// taking another, so they are never shed.
+    pub async fn within<F: std::future::Future>(&self, admission: HashAdmission, work: F) -> F::Output {
+        ADMITTED.scope(admission.admitted.clone(), work).await
+    }
+
+    /// The pool's load now, `(queued, hashing)`: requests holding a place but no hashing slot
+    /// (waiting for one, or between hashes), and hashes being computed; for metrics.
+    pub fn load(&self) -> (usize, usize) {
+        let hashing = self.slots.saturating_sub(self.permits.available_permits());
+        let admitted = self.admitted.load(Ordering::Relaxed);
+        (admitted.saturating_sub(hashing), hashing)
+    }
+
+    /// Requests shed so far (503 without hashing); for tests and metrics.
+    pub fn shed_count(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+
     async fn run<T, F>(&self, work: F) -> FlowResult<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(FlowError::Overloaded);
-                }
-                let acquired = self.permits.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                acquired.map_err(|e| FlowError::Internal(e.into()))?
-            }
-        };
+        let held = ADMITTED
+            .try_with(|a| Arc::ptr_eq(a, &self.admitted))
+            .unwrap_or(false);
+        let _own = if held { None } else { Some(self.admit()?) };
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| FlowError::Internal(e.into()))?;
         self.hashes_computed.fetch_add(1, Ordering::Relaxed);
         let out = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -177,6 +286,28 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reused_memory_hashes_agree_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let ours = hash_now("Memory-Reuse-1").unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(b"Memory-Reuse-1", &parsed).is_ok());
+        assert!(argon2().verify_password(b"Memory-Reuse-2", &parsed).is_err());
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let theirs = argon2()
+            .hash_password(b"Memory-Reuse-1", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_now("Memory-Reuse-1", &theirs));
+        assert!(!verify_now("Memory-Reuse-2", &theirs));
+        assert!(!verify_now(
+            "Memory-Reuse-1",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$"
+        ));
+        assert!(memory::kept() >= 1, "the buffer is kept for the next hash");
+    }
 
     #[tokio::test]
     async fn hash_then_verify() {
@@ -247,9 +378,40 @@ mod tests {
         })
         .unwrap();
         let pw = Password::new("x");
-        let held = h.permits.clone().try_acquire_owned().unwrap();
+        let held = h.admit().unwrap();
+        assert!(matches!(h.admit(), Err(FlowError::Overloaded)));
         assert!(matches!(h.hash(&pw).await, Err(FlowError::Overloaded)));
-        drop(held);
-        assert!(h.hash(&pw).await.is_ok());
+        assert_eq!(h.hashes_computed(), 0, "a shed request hashes nothing");
+        assert_eq!(h.shed_count(), 2);
+        // The holder's own hashes use its place.
+        assert!(h.within(held, h.hash(&pw)).await.is_ok());
+        assert_eq!(h.hashes_computed(), 1);
+        assert!(h.hash(&pw).await.is_ok(), "the place was given back");
+    }
+
+    #[tokio::test]
+    async fn queued_requests_wait_for_a_slot_and_the_rest_are_shed() {
+        let h = Arc::new(
+            PasswordHasher::new(HasherConfig {
+                concurrency: 1,
+                queue: 2,
+            })
+            .unwrap(),
+        );
+        let admissions: Vec<_> = (0..3).map(|_| h.admit().unwrap()).collect();
+        assert!(
+            matches!(h.admit(), Err(FlowError::Overloaded)),
+            "1 hashing + 2 queued"
+        );
+        let mut done = tokio::task::JoinSet::new();
+        for a in admissions {
+            let h = h.clone();
+            done.spawn(async move { h.within(a, h.hash(&Password::new("y"))).await.is_ok() });
+        }
+        while let Some(ok) = done.join_next().await {
+            assert!(ok.unwrap());
+        }
+        assert_eq!(h.hashes_computed(), 3);
+        assert!(h.admit().is_ok(), "every place is free again");
     }
 }

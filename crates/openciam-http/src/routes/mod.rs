@@ -17,6 +17,7 @@ use crate::state::AppState;
 use axum::response::{IntoResponse, Response};
 use openciam_core::directory::ClientContext;
 use openciam_core::security::limiter::Check;
+use openciam_core::strategy::password::HashAdmission;
 
 /// Resolves the tenant of the path and the calling app.
 pub(crate) async fn client(app: &AppState, tenant: &str, client_id: &str) -> Result<ClientContext, ApiError> {
@@ -31,6 +32,9 @@ pub(crate) fn for_app<T: IntoResponse>(ctx: &ClientContext, result: Result<T, Ap
         .extensions_mut()
         .insert(CallingApp(ctx.app.cors_origins.clone()));
     response
+        .extensions_mut()
+        .insert(crate::metrics::TenantLabel(ctx.tenant.id));
+    response
 }
 
 /// Counts the request against the rate limits (spec §7.1); `Err` holds the 429 to send, marked
@@ -40,6 +44,36 @@ pub(crate) async fn limit(app: &AppState, ctx: &ClientContext, check: Check<'_>)
     match app.services.limits.check(ctx, check).await {
         Ok(()) => Ok(()),
         Err(e) => Err(for_app(ctx, Err::<Response, _>(ApiError::from(e)))),
+    }
+}
+
+/// For a request that will hash a password (`hashes`): takes its place in the hashing pool
+/// before anything else, so a request shed under load (503 `temporarily_unavailable` with
+/// `Retry-After: 1`, spec §7.1) is refused before the rate limits count it, hashes nothing,
+/// advances no flow and moves no lockout counter. `Err` holds the 503 to send.
+pub(crate) fn admit_hash(
+    app: &AppState,
+    ctx: &ClientContext,
+    hashes: bool,
+) -> Result<Option<HashAdmission>, Box<Response>> {
+    if !hashes {
+        return Ok(None);
+    }
+    match app.services.passwords.admit() {
+        Ok(a) => Ok(Some(a)),
+        Err(e) => Err(Box::new(for_app(ctx, Err::<Response, _>(ApiError::from(e))))),
+    }
+}
+
+/// Runs a flow step holding the request's place in the hashing pool, if it took one.
+pub(crate) async fn hashing<F: Future>(
+    app: &AppState,
+    admission: Option<HashAdmission>,
+    work: F,
+) -> F::Output {
+    match admission {
+        Some(a) => app.services.passwords.within(a, work).await,
+        None => work.await,
     }
 }
 

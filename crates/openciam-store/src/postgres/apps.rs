@@ -14,6 +14,28 @@ const APP_COLUMNS: &str = "client_id, tenant_id, display_name, public_client, na
 
 #[async_trait]
 impl AppStore for PostgresStore {
+    async fn delete_app(&self, client_id: &ClientId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // Continuation tokens and codes go with their flows, refresh tokens with their families.
+        for sql in [
+            "DELETE FROM flows WHERE client_id = $1",
+            "DELETE FROM refresh_families WHERE client_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(client_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        }
+        let done = sqlx::query("DELETE FROM apps WHERE client_id = $1")
+            .bind(client_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn create_app(&self, app: &App) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_app(&mut conn, app).await

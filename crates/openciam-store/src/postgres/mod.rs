@@ -18,8 +18,8 @@
 //! mapping in [`crate::error`], both shared with the SQLite adapter.
 
 mod apps;
-mod auth_methods;
 mod audit;
+mod auth_methods;
 mod bulk;
 mod flows;
 mod keys;
@@ -73,7 +73,11 @@ impl PostgresStore {
     ///
     /// Does not migrate; call [`PostgresStore::migrate`].
     pub async fn open(url: &str, options: PoolOptions) -> anyhow::Result<Self> {
-        let connect = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+        // Every commit waits for its WAL record to be flushed (`docs/reliability.md`): set
+        // explicitly, so a server default of `off` cannot weaken what the responses promise.
+        let connect = PgConnectOptions::from_str(url)
+            .context("invalid PostgreSQL URL")?
+            .options([("synchronous_commit", "on")]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -130,6 +134,16 @@ fn redact_password(url: &str) -> String {
             None => url.to_owned(),
         },
         None => url.to_owned(),
+    }
+}
+
+impl openciam_core::ports::StoreStatus for PostgresStore {
+    fn pool_status(&self) -> openciam_core::ports::PoolStatus {
+        openciam_core::ports::PoolStatus {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use crate::rows::{REASON_PASSWORD_CHANGED, REASON_USER_DISABLED, UserRow, uuid_t
 use async_trait::async_trait;
 use openciam_core::ids::{TenantId, UserId};
 use openciam_core::model::User;
-use openciam_core::ports::{StoreError, StoreResult, UserStore};
+use openciam_core::ports::{StoreError, StoreResult, UserQuery, UserStore};
 use sqlx::PgConnection;
 
 const USER_COLUMNS: &str = "id, tenant_id, username, username_normalized, password_hash, \
@@ -23,6 +23,81 @@ const USER_COLUMNS: &str = "id, tenant_id, username, username_normalized, passwo
 
 #[async_trait]
 impl UserStore for PostgresStore {
+    async fn users_page(&self, tenant: TenantId, query: &UserQuery) -> StoreResult<Vec<User>> {
+        // `INSTR`/`STRPOS` match the search text literally (no LIKE wildcards to escape).
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 \
+             AND ($2::TEXT IS NULL OR username_normalized > $3) \
+             AND ($4::TEXT IS NULL OR STRPOS(username_normalized, $5) > 0) \
+             ORDER BY username_normalized LIMIT $6"
+        );
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(uuid_text(tenant.0))
+            .bind(query.after.as_deref())
+            .bind(query.after.as_deref())
+            .bind(query.email_contains.as_deref())
+            .bind(query.email_contains.as_deref())
+            .bind(query.limit.max(0))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .into_iter()
+            .map(UserRow::into_record)
+            .collect()
+    }
+
+    async fn set_user_attributes(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+        attributes: &serde_json::Map<String, serde_json::Value>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let attributes = serde_json::to_string(attributes).map_err(|e| StoreError::Other(e.into()))?;
+        let done =
+            sqlx::query("UPDATE users SET attributes = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4")
+                .bind(attributes)
+                .bind(now)
+                .bind(uuid_text(tenant.0))
+                .bind(uuid_text(id.0))
+                .execute(&self.pool)
+                .await
+                .map_err(map_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let (tenant_text, id_text) = (uuid_text(tenant.0), uuid_text(id.0));
+        // The user row first (PostgreSQL locks it, as every other change of a user does).
+        let exists = sqlx::query("UPDATE users SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2")
+            .bind(&tenant_text)
+            .bind(&id_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if exists.rows_affected() == 0 {
+            tx.rollback().await.map_err(map_sqlx)?;
+            return Ok(false);
+        }
+        delete_user_flows(&mut tx, tenant, id, None).await?;
+        // Refresh tokens go with their families (ON DELETE CASCADE).
+        for sql in [
+            "DELETE FROM refresh_families WHERE tenant_id = $1 AND user_id = $2",
+            "DELETE FROM lockouts WHERE tenant_id = $1 AND user_id = $2",
+            "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(&tenant_text)
+                .bind(&id_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(true)
+    }
+
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_user(&mut conn, user).await

@@ -9,8 +9,8 @@
 //! One file per aggregate implements its port; row mapping lives in [`crate::rows`].
 
 mod apps;
-mod auth_methods;
 mod audit;
+mod auth_methods;
 mod bulk;
 mod flows;
 mod keys;
@@ -43,6 +43,17 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// a handful is enough.
 const MAX_CONNECTIONS: u32 = 8;
 
+/// When a commit reaches the disk. The database always runs in WAL mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteDurability {
+    /// `synchronous=NORMAL` (the default): a commit survives a crash of the process; the last
+    /// commits may be lost on power loss or an operating-system crash.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: the WAL is synced to disk at every commit.
+    Full,
+}
+
 /// The SQLite implementation of every storage port (see [`openciam_core::ports::Store`]).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -56,6 +67,15 @@ impl SqliteStore {
     ///
     /// Does not migrate; call [`SqliteStore::migrate`].
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, SqliteDurability::Normal).await
+    }
+
+    /// [`SqliteStore::open`] with a chosen `synchronous` setting.
+    pub async fn open_with(url: &str, durability: SqliteDurability) -> anyhow::Result<Self> {
+        let synchronous = match durability {
+            SqliteDurability::Normal => SqliteSynchronous::Normal,
+            SqliteDurability::Full => SqliteSynchronous::Full,
+        };
         let base = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url).with_context(|| format!("invalid SQLite URL {url:?}"))?
         } else {
@@ -66,7 +86,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(synchronous);
         let pool = pool_options(is_in_memory(url))
             .connect_with(options)
             .await
@@ -82,6 +102,46 @@ impl SqliteStore {
             .context("cannot migrate the SQLite database")
     }
 
+    /// Writes a consistent copy of the whole database to `target` (which must not exist) with
+    /// `VACUUM INTO`: one read transaction, so the copy is the database as of one instant while
+    /// other connections — a running server's included — keep reading and writing.
+    pub async fn backup_into(&self, target: &std::path::Path) -> anyhow::Result<()> {
+        let name = target
+            .to_str()
+            .with_context(|| format!("{} is not a UTF-8 path", target.display()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("backing up into {}", target.display()))?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check` and `PRAGMA foreign_key_check`: `Ok(())` when both find nothing
+    /// wrong, else the problems they list.
+    pub async fn check_integrity(&self) -> anyhow::Result<()> {
+        use sqlx::Row as _;
+        let rows = sqlx::query("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .context("running integrity_check")?;
+        let report: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>(0).ok())
+            .collect();
+        if report != ["ok"] {
+            anyhow::bail!("integrity_check: {}", report.join("; "));
+        }
+        let orphans = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.pool)
+            .await
+            .context("running foreign_key_check")?;
+        if !orphans.is_empty() {
+            anyhow::bail!("foreign_key_check: {} rows break a foreign key", orphans.len());
+        }
+        Ok(())
+    }
+
     /// The connection pool, for tests and diagnostics.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -93,6 +153,12 @@ impl SqliteStore {
     }
 }
 
+/// A file database's connection that still counts an open transaction is closed instead of
+/// reused. SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, I/O errors);
+/// sqlx's own rollback then fails ("no transaction is active") and leaves the connection
+/// believing it is inside one, so every later `BEGIN` on it would fail. (A connection whose
+/// dropped transaction's rollback is still queued is closed too; that only costs a reconnect.)
+///
 /// An in-memory database lives only as long as its connections, and each connection would get
 /// its own copy, so it gets exactly one connection that is never recycled.
 fn pool_options(in_memory: bool) -> SqlitePoolOptions {
@@ -104,12 +170,24 @@ fn pool_options(in_memory: bool) -> SqlitePoolOptions {
             .idle_timeout(None)
             .max_lifetime(None)
     } else {
-        options.max_connections(MAX_CONNECTIONS)
+        options
+            .max_connections(MAX_CONNECTIONS)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
     }
 }
 
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
+}
+
+impl openciam_core::ports::StoreStatus for SqliteStore {
+    fn pool_status(&self) -> openciam_core::ports::PoolStatus {
+        openciam_core::ports::PoolStatus {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +217,17 @@ mod tests {
         assert_eq!(pragma(&store, "foreign_keys").await, "1");
         assert_eq!(pragma(&store, "synchronous").await, "1", "NORMAL");
         assert_eq!(pragma(&store, "busy_timeout").await, "5000");
+    }
+
+    #[tokio::test]
+    async fn full_durability_syncs_every_commit_and_keeps_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("full.db").display());
+        let store = SqliteStore::open_with(&url, SqliteDurability::Full)
+            .await
+            .unwrap();
+        assert_eq!(pragma(&store, "synchronous").await, "2", "FULL");
+        assert_eq!(pragma(&store, "journal_mode").await, "wal");
     }
 
     #[tokio::test]

@@ -4,8 +4,7 @@ use super::store_args::{DEFAULT_DATA_DIR, dev_database_url};
 use crate::app;
 use crate::seed::{
     self, DEMO_API_CLIENT_ID, DEMO_ATTRS_CLIENT_ID, DEMO_CLIENT_ID, DEMO_CODE_CLIENT_ID, DEMO_MFA_CLIENT_ID,
-    DEMO_TENANT,
-    DEMO_TENANT_ID,
+    DEMO_TENANT, DEMO_TENANT_ID,
 };
 use anyhow::Context as _;
 use clap::Args;
@@ -40,6 +39,18 @@ pub struct DevArgs {
     /// suites), bench (the load tool) or off.
     #[arg(long, default_value = "serve")]
     pub limits: ProfileName,
+    /// Also serve `/metrics` and the admin REST API `/admin/v1/` on this address (e.g.
+    /// 127.0.0.1:9090; port 0 picks a free port). Off by default.
+    #[arg(long)]
+    pub admin_listen: Option<String>,
+    /// The admin API's bearer token (at least 32 characters); with --admin-listen and no token,
+    /// a random one is made and printed.
+    #[arg(long, env = "OPENCIAM_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// After Ctrl-C or SIGTERM, seconds in-flight requests get to finish before the server
+    /// exits (the listener closes at once; `serve` also waits `[http] shutdown_delay_seconds`).
+    #[arg(long, default_value_t = 20)]
+    pub shutdown_grace: u64,
 }
 
 /// Reads the dev master key, creating it (mode 0600) on first start.
@@ -102,6 +113,21 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     .await?;
     seed::seed_demo(&parts.services.admin).await?;
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
+    let admin = match &args.admin_listen {
+        Some(addr) => {
+            let token = match &args.admin_token {
+                Some(t) => {
+                    crate::ops_config::check_token(t)?;
+                    t.clone()
+                }
+                None => openciam_core::crypto::random_token(),
+            };
+            let secret = secrecy::SecretString::from(token.clone());
+            let bound = crate::admin_listener::spawn(addr, parts.services.clone(), Some(&secret)).await?;
+            Some((bound, token))
+        }
+        None => None,
+    };
     let base = public_url.trim_end_matches('/');
     let mut out = std::io::stdout().lock();
     writeln!(out, "openciam dev server listening on {scheme}://{addr}")?;
@@ -143,6 +169,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "  rate limits:          {} profile (--limits serve|test|bench|off)",
         args.limits
     )?;
+    if let Some((bound, token)) = &admin {
+        writeln!(
+            out,
+            "  metrics:              http://{bound}/metrics  (Prometheus)"
+        )?;
+        writeln!(
+            out,
+            "  admin API:            http://{bound}/admin/v1/  (Authorization: Bearer {token}; document: /admin/v1/openapi.json)"
+        )?;
+    }
     writeln!(out, "  data:                 {}", args.data.display())?;
     writeln!(
         out,
@@ -154,12 +190,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     drop(out);
+    let timing = app::ShutdownTiming {
+        delay: Duration::ZERO,
+        grace: Duration::from_secs(args.shutdown_grace),
+    };
     match certs {
         Some(certs) => {
             let config = crate::tls::server_config(&certs.server_cert, &certs.server_key)?;
-            crate::tls::serve(listener, config, parts.router).await
+            crate::tls::serve(listener, config, parts.router, parts.lifecycle, timing).await
         }
-        None => app::serve(listener, parts.router).await,
+        None => app::serve_until_shutdown(listener, parts.router, parts.lifecycle, timing).await,
     }
 }
 

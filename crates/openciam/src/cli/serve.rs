@@ -62,6 +62,12 @@ pub fn core_config(config: &Config, public_url: &str) -> CoreConfig {
     }
 }
 
+/// Whether the configuration asks for JSON log lines. A configuration that cannot be read says
+/// no here; [`run`] then reports why.
+pub fn json_logs_configured(args: &ServeArgs) -> bool {
+    Config::load(&args.config).is_ok_and(|c| c.log.format == crate::ops_config::LogFormat::Json)
+}
+
 /// Runs the production server.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
@@ -102,7 +108,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         sms,
         core,
         http,
-    ).await?;
+    )
+    .await?;
     seed::apply_tenants(&parts.services.admin, store.as_ref(), &config.tenants).await?;
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
     let reload_master = MasterKey::from_base64(resolved.master_key.expose_secret())?;
@@ -112,10 +119,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(config.tokens.key_reload_seconds.max(1)),
     );
     let (listener, addr) = app::bind(&resolved.listen).await?;
+    if let Some(admin_addr) = config
+        .http
+        .admin_listen
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+    {
+        let token = config.admin.resolve()?;
+        let bound = crate::admin_listener::spawn(admin_addr, parts.services.clone(), token.as_ref()).await?;
+        tracing::info!(%bound, admin_api = token.is_some(), "admin listener: /metrics and /admin/v1/");
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, %scheme, public_url = %resolved.public_url, "openciam listening");
+    let timing = config.http.shutdown_timing();
     match tls {
-        Some(tls) => crate::tls::serve(listener, tls, parts.router).await,
-        None => app::serve(listener, parts.router).await,
+        Some(tls) => crate::tls::serve(listener, tls, parts.router, parts.lifecycle, timing).await,
+        None => app::serve_until_shutdown(listener, parts.router, parts.lifecycle, timing).await,
     }
 }

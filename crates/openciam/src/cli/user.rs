@@ -31,6 +31,10 @@ pub enum UserCommand {
     Import(ImportArgs),
     /// End a smart lockout now and forget the user's failed passwords.
     Unlock(UserArgs),
+    /// Set (NAME=VALUE) or remove (NAME=) some of a user's attributes; the others are kept.
+    Update(UpdateArgs),
+    /// Delete a user with their sessions, open flows and lockout state (audit-logged).
+    Delete(UserArgs),
     /// List a user's second-factor methods (id, channel, target, when added, when last used).
     Methods(UserArgs),
     /// Remove one of a user's second-factor methods (audit-logged).
@@ -127,6 +131,17 @@ pub struct CreateArgs {
     /// Tenant and store.
     #[command(flatten)]
     pub tenant: TenantArgs,
+}
+
+/// `user update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Attribute, as NAME=VALUE (repeatable); an empty value removes the attribute.
+    #[arg(long = "attr", value_name = "NAME=VALUE", required = true)]
+    pub attrs: Vec<String>,
+    /// The user.
+    #[command(flatten)]
+    pub user: UserArgs,
 }
 
 /// `user set-password`.

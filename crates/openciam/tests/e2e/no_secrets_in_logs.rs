@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 const BIN: &str = env!("CARGO_BIN_EXE_openciam");
 const DEMO: &str = "11111111-1111-1111-1111-111111111111";
 const CODE_APP: &str = "22222222-2222-2222-2222-222222222222";
+const ADMIN_TOKEN: &str = "no-secrets-admin-token-0123456789abcdefgh";
 const TRACE: [(&str, &str); 2] = [("OPENCIAM_LOG", "trace"), ("RUST_LOG", "trace")];
 
 /// Everything a process wrote to one stream, collected by a thread.
@@ -34,9 +35,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &std::path::Path, log: &Arc<Mutex<String>>) -> Self {
+    fn start(data: &std::path::Path, log: &Arc<Mutex<String>>, json: bool) -> Self {
+        let format: &[&str] = if json { &["--log-json"] } else { &[] };
         let mut child = Command::new(BIN)
-            .args(["dev", "--listen", "127.0.0.1:0", "--data"])
+            .args(["dev", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(["--admin-token", ADMIN_TOKEN])
+            .args(format)
+            .arg("--data")
             .arg(data)
             .envs(TRACE)
             .stdout(Stdio::piped())
@@ -198,11 +203,75 @@ const ALICE_PW2: &str = "Second#Pass 2;@";
 const BOB_PW: &str = "Bob's Sign-up Pass 3!";
 const ALICE_PW3: &str = "Reset: Pass 4 & more";
 
+/// The admin listener's origin, from the line `openciam dev` prints about it.
+async fn admin_origin(log: &Arc<Mutex<String>>) -> String {
+    for _ in 0..500 {
+        let found = log.lock().unwrap().lines().find_map(|l| {
+            let at = l.find("admin API:")?;
+            let url = l[at..].split_whitespace().nth(2)?;
+            Some(url.trim_end_matches("/admin/v1/").to_owned())
+        });
+        if let Some(origin) = found {
+            return origin;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("dev printed no admin API line")
+}
+
+/// Admin API calls (a user created with a password, another call with the token), remembering
+/// the password and the token as secrets.
+async fn admin_calls(c: &mut Client, admin: &str) {
+    let password = "Admin-Made-Pass-77";
+    c.secrets.push(password.to_owned());
+    c.secrets.push(ADMIN_TOKEN.to_owned());
+    let r = c
+        .http
+        .post(format!("{admin}/admin/v1/tenants/demo/users"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({ "email": "carol@example.com", "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let r = c
+        .http
+        .get(format!("{admin}/admin/v1/tenants/demo/users?email=carol"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // A wrong token is not logged either.
+    let wrong = "wrong-admin-token-abcdefghijklmnopqrstuvwxyz";
+    c.secrets.push(wrong.to_owned());
+    let r = c
+        .http
+        .get(format!("{admin}/admin/v1/tenants"))
+        .bearer_auth(wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
 #[tokio::test]
 async fn no_password_code_or_token_is_ever_logged() {
+    every_flow_logs_no_secret(false).await;
+}
+
+/// The same with JSON log lines (`--log-json`, `[log] format = "json"`): every line is JSON, and
+/// every request line carries the trace and correlation ids.
+#[tokio::test]
+async fn no_secret_is_logged_in_json_lines_either() {
+    every_flow_logs_no_secret(true).await;
+}
+
+async fn every_flow_logs_no_secret(json: bool) {
     let data = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(String::new()));
-    let server = Server::start(data.path(), &log);
+    let server = Server::start(data.path(), &log, json);
+    let admin = admin_origin(&log).await;
     let d = data.path();
     // Admin CLI against the running server's store.
     cli(
@@ -473,9 +542,11 @@ async fn no_password_code_or_token_is_ever_logged() {
         None,
         &log,
     );
+    admin_calls(&mut c, &admin).await;
     server.stop();
 
     let log = log.lock().unwrap();
+    check_request_lines(&log, json);
     assert!(log.contains("sqlx::query"), "no sqlx statement lines captured");
     // The capture worked: every request and every SQL statement left a line. (The router has no
     // tower-http trace layer; were one added, its lines would be searched the same way.)
@@ -499,6 +570,50 @@ async fn no_password_code_or_token_is_ever_logged() {
         }
     }
     assert!(leaks.is_empty(), "{} leaks:\n{}", leaks.len(), leaks.join("\n"));
+}
+
+/// Request lines carry `trace_id` and `correlation_id`; in JSON mode every stderr line is a JSON
+/// object and the SQL run for a request carries the request's span.
+fn check_request_lines(log: &str, json: bool) {
+    let served: Vec<&str> = log.lines().filter(|l| l.contains("request served")).collect();
+    assert!(served.len() > 10, "{} request lines", served.len());
+    for line in &served {
+        assert!(
+            line.contains("trace_id") && line.contains("correlation_id"),
+            "{line}"
+        );
+    }
+    if !json {
+        return;
+    }
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() > 100, "{} JSON lines", lines.len());
+    for v in lines
+        .iter()
+        .filter(|v| v["fields"]["message"] == "request served")
+    {
+        assert!(
+            v["fields"]["trace_id"].is_string() && v["fields"]["correlation_id"].is_string(),
+            "{v}"
+        );
+    }
+    let in_span = lines
+        .iter()
+        .filter(|v| v["target"].as_str().is_some_and(|t| t.starts_with("sqlx")))
+        .filter(|v| v["span"]["correlation_id"].is_string() && v["span"]["trace_id"].is_string())
+        .count();
+    assert!(in_span > 10, "{in_span} SQL lines inside a request span");
+    // Nothing but JSON on stderr: the dev banner goes to stdout, which starts with "openciam".
+    for l in log.lines().filter(|l| !l.starts_with('{')) {
+        assert!(
+            !l.contains(" INFO ") && !l.contains(" DEBUG ") && !l.contains(" TRACE "),
+            "text line in JSON mode: {l}"
+        );
+    }
 }
 
 #[test]
