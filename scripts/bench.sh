@@ -8,6 +8,8 @@
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432 scripts/bench.sh  # PostgreSQL server
 #                                    # (default that URL; BENCH_POSTGRES=0 skips PostgreSQL)
 #   BENCH_MILLION=0 scripts/bench.sh # skip the 1,000,000-user runs
+#   BENCH_BIN_DIR=dir scripts/bench.sh  # use prebuilt release binaries instead of building
+#   BENCH_BEFORE_BIN_DIR=dir scripts/bench.sh  # also run the before/after pair against these
 #
 # Run it on a quiet machine: the load tool and the server share it, and every figure is only as
 # good as the machine's idleness (the load averages before and after each run are recorded).
@@ -22,9 +24,14 @@ OUT=target/bench
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/manifest.tsv
 
-echo "building (release)…" >&2
-cargo build --release -q -p openciam -p openciam-bench
-B=target/release/openciam-bench
+# BENCH_BIN_DIR: a directory holding prebuilt release `openciam` and `openciam-bench` (skips the build).
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+  B=$BENCH_BIN_DIR/openciam-bench
+else
+  echo "building (release)…" >&2
+  cargo build --release -q -p openciam -p openciam-bench
+  B=target/release/openciam-bench
+fi
 
 # run NAME DESCRIPTION ARGS… : one run, JSON to $OUT/NAME.json, recorded in the manifest.
 run() {
@@ -90,6 +97,21 @@ if [ "$PG" = 1 ]; then
       run --spawn serve --database "$(fresh_pg)" --flow password-signin --rate 20 --users 1000000 --duration "$S"
   fi
   psql "$PG_BASE/postgres" -qAt -c "DROP DATABASE IF EXISTS openciam_bench" >/dev/null || true
+fi
+
+# Before/after of a server change, in this same run: BENCH_BEFORE_BIN_DIR holds release binaries
+# built without it. The pair is password sign-in at 3x the measured saturation (the overload RSS
+# case the argon2 memory reuse in openciam-core's password hasher fixed).
+if [ -n "${BENCH_BEFORE_BIN_DIR:-}" ]; then
+  OVER=$(jq -n "$PW_RATE*3|floor")
+  for side in before after; do
+    if [ $side = before ]; then BIN=$BENCH_BEFORE_BIN_DIR; else BIN=$(dirname "$B"); fi
+    echo "== fix_$side" >&2
+    "$BIN/openciam-bench" run --spawn serve --openciam "$BIN/openciam" --flow password-signin --rate "$OVER" \
+      --duration "$S" --json --out "$OUT/fix_$side.json"
+    printf 'fix_%s\t%s\t%s\n' "$side" "password sign-in at 3x saturation, server $side the change" \
+      "openciam-bench run --spawn serve --openciam $side/openciam --flow password-signin --rate $OVER --duration $S" >>"$OUT/manifest.tsv"
+  done
 fi
 
 python3 scripts/bench_report.py "$OUT" >docs/benchmarks.md

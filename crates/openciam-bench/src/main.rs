@@ -6,6 +6,7 @@ use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = openciam_bench::cli::Cli::parse();
     openciam_bench::main_with(cli).await
 }
