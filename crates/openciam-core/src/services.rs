@@ -130,7 +130,8 @@ impl Services {
             clock.clone(),
             otp.clone(),
             issuer.clone(),
-        ));
+        )
+        .with_limits(Limiter::new(store.clone(), clock.clone(), config.limits)));
         let signin = SignInService::new(
             tokens.clone(),
             store.clone(),

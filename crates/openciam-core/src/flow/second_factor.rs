@@ -33,7 +33,9 @@ use crate::mail::MailPurpose;
 use crate::mfa::MfaPolicy;
 use crate::mfa::methods::{default_method, masked_target};
 use crate::model::{AuthMethod, AuthMethodKind, FlowKind, User};
+use crate::phone::PhoneNumber;
 use crate::ports::{Store, StoreError};
+use crate::security::limiter::Limiter;
 use crate::strategy::email_otp::{CodeTarget, EmailOtp, SendHistory};
 use crate::token::{TokenIssuer, TokenSet};
 use crate::username::Username;
@@ -151,6 +153,8 @@ pub struct SecondFactorService {
     otp: Arc<EmailOtp>,
     issuer: Arc<TokenIssuer>,
     audit: AuditLog,
+    /// Counts text messages against the toll-fraud limits (per number, per country code).
+    limits: Option<Limiter>,
 }
 
 impl SecondFactorService {
@@ -170,7 +174,17 @@ impl SecondFactorService {
             otp,
             issuer,
             audit,
+            limits: None,
         }
+    }
+
+    /// Counts every text message against `limits`' toll-fraud limits (`sms_number`,
+    /// `sms_country`) before its code is issued: over a limit the challenge answers 429 and
+    /// nothing changes.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limiter) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// The user's methods that the policy allows, oldest first.
@@ -371,7 +385,13 @@ impl SecondFactorService {
         };
         match kind {
             AuthMethodKind::Email => self.otp.send(&code_target, history).await,
-            AuthMethodKind::Sms => self.otp.send_sms(&code_target, history).await,
+            AuthMethodKind::Sms => {
+                if let Some(limits) = &self.limits {
+                    let phone = PhoneNumber::parse(target).map_err(|why| FlowError::invalid_phone(target, why))?;
+                    limits.check_sms(ctx, &phone).await?;
+                }
+                self.otp.send_sms(&code_target, history).await
+            }
         }
     }
 

@@ -39,6 +39,7 @@ mod shutdown;
 mod signin;
 mod signin_code;
 mod signup;
+mod sms_limits;
 mod sms_webhook;
 mod sqlite_full;
 mod tenants;
