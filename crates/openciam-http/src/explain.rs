@@ -292,13 +292,15 @@ fn matches(rule: &Rule, f: &ErrorFacts<'_>) -> bool {
 
 /// The explanation of one error answer.
 pub(crate) fn explain(f: &ErrorFacts<'_>) -> String {
-    let mut text = RULES
-        .iter()
-        .find(|r| matches(r, f))
-        .map_or_else(
-            || format!("The server refused this call with '{}'; the error description says what to change.", f.error),
-            |r| r.text.to_owned(),
-        );
+    let mut text = RULES.iter().find(|r| matches(r, f)).map_or_else(
+        || {
+            format!(
+                "The server refused this call with '{}'; the error description says what to change.",
+                f.error
+            )
+        },
+        |r| r.text.to_owned(),
+    );
     let wrong_token = f.code == Some(55200) || f.error == "expired_token";
     match f.token_from {
         Some((from, status)) if wrong_token => {

@@ -169,7 +169,9 @@ impl FlowTrace {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic elsewhere while holding the lock leaves a trace that is still consistent enough
         // to read: every update below is a push or a removal.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Matching flows, most recently active first; at most `max`.
@@ -421,7 +423,11 @@ pub(crate) async fn record(State(trace): State<Arc<FlowTrace>>, req: Request, ne
     let call = Call {
         at: trace.clock.now().format(&fmt).unwrap_or_default(),
         method,
-        tenant: path.split('/').nth(1).filter(|s| !s.is_empty()).map(str::to_owned),
+        tenant: path
+            .split('/')
+            .nth(1)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
         endpoint,
         path,
         client_id: first("client_id"),
@@ -475,18 +481,34 @@ mod tests {
             grant_type: None,
         };
         trace.record(seen(call("/{tenant}/signup/v1.0/start", "c1"), None, Some("t1")));
-        trace.record(seen(call("/{tenant}/signup/v1.0/challenge", "c2"), Some("t1"), Some("t2")));
+        trace.record(seen(
+            call("/{tenant}/signup/v1.0/challenge", "c2"),
+            Some("t1"),
+            Some("t2"),
+        ));
         let all = trace.flows(&FlowQuery::default(), 10);
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].calls.len(), 2);
         assert_eq!(all[0].kind, "sign-up");
-        trace.record(seen(call("/{tenant}/oauth2/v2.0/initiate", "c3"), None, Some("t3")));
+        trace.record(seen(
+            call("/{tenant}/oauth2/v2.0/initiate", "c3"),
+            None,
+            Some("t3"),
+        ));
         trace.record(seen(call("/{tenant}/oauth2/v2.0/initiate", "c4"), None, None));
         assert_eq!(trace.len(), 2);
-        assert_eq!(trace.lock().tokens.len(), 1, "only t3, of a kept flow, is remembered");
+        assert_eq!(
+            trace.lock().tokens.len(),
+            1,
+            "only t3, of a kept flow, is remembered"
+        );
         // The sign-up flow was forgotten, and its tokens with it: t2 now starts a new flow, which
         // in turn pushes out the flow that issued t3.
-        trace.record(seen(call("/{tenant}/signup/v1.0/continue", "c5"), Some("t2"), None));
+        trace.record(seen(
+            call("/{tenant}/signup/v1.0/continue", "c5"),
+            Some("t2"),
+            None,
+        ));
         let newest = trace.flows(&FlowQuery::default(), 1);
         assert_eq!(newest[0].calls.len(), 1);
         assert_eq!(newest[0].calls[0].correlation_id, "c5");

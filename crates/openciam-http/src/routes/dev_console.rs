@@ -47,7 +47,10 @@ impl FlowsQuery {
 }
 
 /// `GET /_dev/flows`: matching flows, most recently active first.
-pub(crate) async fn flows(Extension(trace): Extension<Arc<FlowTrace>>, Query(q): Query<FlowsQuery>) -> Response {
+pub(crate) async fn flows(
+    Extension(trace): Extension<Arc<FlowTrace>>,
+    Query(q): Query<FlowsQuery>,
+) -> Response {
     let max = q.limit.unwrap_or(usize::MAX);
     let flows = trace.flows(&q.query(), max);
     Json(json!({
