@@ -168,6 +168,17 @@ if b and a:
         w(f"| {label} | {r['flows_per_s']:.1f} | {r['recorded']['failed']} | {(r['recorded'].get('flow') or {}).get('p50_ms', 0):.1f} | "
           f"{mib(r['server']['peak_rss_kib'])} | {mib(r['spawned']['idle_rss_kib'])} | {r['machine']['load_before']} |")
     w("")
+w("## Reading these figures")
+w("")
+w("- The load averages show how busy the machine was: these runs shared 2 cores with other builds and")
+w("  test suites, so throughput targets that are missed here need a re-run on a quiet machine")
+w("  (`scripts/bench.sh`, nothing else) before they say anything about openciam. The raw windows of a")
+w("  run were measured under the same load, so the password-sign-in fraction stays meaningful.")
+w("- Refresh at a fixed rate reports `dropped: no idle session` when every session is already waiting")
+w("  for an answer: the server did not keep up with the rate.")
+w("- Profiling on this VM: hardware counters are not available (`perf stat -e instructions` reports")
+w("  not supported); `perf record -e cpu-clock` or `valgrind --tool=callgrind` remain.")
+w("")
 w("## Runs")
 w("")
 for name, what, cmd in manifest:
