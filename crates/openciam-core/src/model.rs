@@ -376,4 +376,7 @@ pub struct Snapshot {
     /// Every refresh token (rotated ones too, so a replay is still detected), by hash. Each
     /// record's `revoked_at` is its family's; on import the family's value is the one stored.
     pub refresh_tokens: Vec<RefreshRecord>,
+    /// Every strong-auth (second-factor) method, by id: a copy that lost them would let whoever
+    /// knows a password register a second factor of their own.
+    pub auth_methods: Vec<AuthMethod>,
 }

@@ -18,8 +18,9 @@ mod support;
 use openciam_core::ids::{AuthMethodId, ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::mfa::MfaPolicy;
 use openciam_core::model::{
-    App, AuthMethod, AuthMethodKind, AttributeKind, AttributeSpec, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, OtpRecord,
-    RefreshFamilyRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Snapshot, Tenant, User,
+    App, AttributeKind, AttributeSpec, AuthMethod, AuthMethodKind, ContinuationRecord, FlowKind, FlowRecord,
+    OtpAttempt, OtpRecord, RefreshFamilyRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Snapshot,
+    Tenant, User,
 };
 use openciam_core::ports::*;
 use openciam_core::strategy::password_policy::PolicyProfile;
@@ -1746,6 +1747,9 @@ async fn populated(store: &dyn Store) -> Populated {
         ..user(&tenant, "bob@example.com")
     };
     store.create_user(&bob).await.unwrap();
+    // A second factor of Ada's: a copy must keep it.
+    let method = auth_method(&ada, AuthMethodKind::Sms, "+15551234567", T0);
+    store.add_auth_method(&method).await.unwrap();
     let key = SigningKeyRecord {
         kid: "kid-1".into(),
         alg: "RS256".into(),
@@ -1826,6 +1830,8 @@ async fn snapshot_imports_into_an_empty_store_as_exported(source: &dyn Store, ta
     assert_eq!(snapshot.apps, vec![p.app.clone()]);
     assert_eq!(snapshot.users, p.users);
     assert_eq!(snapshot.signing_keys, vec![p.key.clone()]);
+    assert_eq!(snapshot.auth_methods.len(), 1);
+    assert_eq!(snapshot.auth_methods[0].target, "+15551234567");
     let mut tokens = vec![p.rotated.clone(), p.live.clone(), p.revoked.clone()];
     tokens.sort_by(|a, b| a.token_hash.cmp(&b.token_hash));
     assert_eq!(snapshot.refresh_tokens, tokens);
@@ -2075,9 +2081,19 @@ async fn auth_methods_round_trip(store: &dyn Store) {
         vec![email.clone(), sms.clone()]
     );
 
-    assert!(store.mark_auth_method_used(t.id, ada.id, sms.id, T0 + 60).await.unwrap());
+    assert!(
+        store
+            .mark_auth_method_used(t.id, ada.id, sms.id, T0 + 60)
+            .await
+            .unwrap()
+    );
     // Another user's method is not this user's.
-    assert!(!store.mark_auth_method_used(t.id, ada.id, bobs.id, T0 + 60).await.unwrap());
+    assert!(
+        !store
+            .mark_auth_method_used(t.id, ada.id, bobs.id, T0 + 60)
+            .await
+            .unwrap()
+    );
     let listed = store.auth_methods(t.id, ada.id).await.unwrap();
     assert_eq!(listed[1].last_used_at, Some(T0 + 60));
     assert_eq!(listed[0].last_used_at, None);
@@ -2088,7 +2104,12 @@ async fn auth_methods_round_trip(store: &dyn Store) {
     assert_eq!(store.auth_methods(t.id, ada.id).await.unwrap().len(), 1);
 
     store
-        .add_auth_method(&auth_method(&ada, AuthMethodKind::Email, "ada@example.com", T0 + 9))
+        .add_auth_method(&auth_method(
+            &ada,
+            AuthMethodKind::Email,
+            "ada@example.com",
+            T0 + 9,
+        ))
         .await
         .unwrap();
     assert_eq!(store.remove_auth_methods(t.id, ada.id).await.unwrap(), 2);

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use openciam_core::ids::{AuthMethodId, TenantId, UserId};
 use openciam_core::model::AuthMethod;
 use openciam_core::ports::{AuthMethodStore, StoreResult};
+use sqlx::SqliteConnection;
 
 #[async_trait]
 impl AuthMethodStore for SqliteStore {
@@ -27,23 +28,16 @@ impl AuthMethodStore for SqliteStore {
     }
 
     async fn add_auth_method(&self, method: &AuthMethod) -> StoreResult<()> {
-        sqlx::query(&format!(
-            "INSERT INTO auth_methods ({AUTH_METHOD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(uuid_text(method.id.0))
-        .bind(uuid_text(method.tenant_id.0))
-        .bind(uuid_text(method.user_id.0))
-        .bind(method.kind.as_str())
-        .bind(&method.target)
-        .bind(method.created_at)
-        .bind(method.last_used_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        insert_auth_method(&mut conn, method).await
     }
 
-    async fn remove_auth_method(&self, tenant: TenantId, user: UserId, id: AuthMethodId) -> StoreResult<bool> {
+    async fn remove_auth_method(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        id: AuthMethodId,
+    ) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM auth_methods WHERE tenant_id = ? AND user_id = ? AND id = ?")
             .bind(uuid_text(tenant.0))
             .bind(uuid_text(user.0))
@@ -83,4 +77,22 @@ impl AuthMethodStore for SqliteStore {
         .map_err(map_sqlx)?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Inserts a method on `conn` (a pooled connection or an open transaction).
+pub(super) async fn insert_auth_method(conn: &mut SqliteConnection, method: &AuthMethod) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO auth_methods ({AUTH_METHOD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(uuid_text(method.id.0))
+    .bind(uuid_text(method.tenant_id.0))
+    .bind(uuid_text(method.user_id.0))
+    .bind(method.kind.as_str())
+    .bind(&method.target)
+    .bind(method.created_at)
+    .bind(method.last_used_at)
+    .execute(conn)
+    .await
+    .map_err(map_sqlx)?;
+    Ok(())
 }

@@ -9,13 +9,14 @@
 
 use super::SqliteStore;
 use super::apps::insert_app;
+use super::auth_methods::insert_auth_method;
 use super::keys::insert_key;
 use super::tenants::insert_tenant;
 use super::users::insert_user;
 use crate::error::{map_sqlx, naming_conflict};
 use crate::rows::{
-    AppRow, RefreshFamilyRow, RefreshRow, SigningKeyRow, TABLES_CHILD_FIRST, TenantRow, UserRow, encode_list,
-    uuid_text,
+    AppRow, AuthMethodRow, RefreshFamilyRow, RefreshRow, SigningKeyRow, TABLES_CHILD_FIRST, TenantRow,
+    UserRow, encode_list, uuid_text,
 };
 use async_trait::async_trait;
 use openciam_core::model::{RefreshFamilyRecord, RefreshRecord, Snapshot};
@@ -40,6 +41,9 @@ const TOKENS: &str = "SELECT t.token_hash, t.family_id, f.tenant_id, f.client_id
                       FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id \
                       ORDER BY t.token_hash";
 
+const AUTH_METHODS: &str = "SELECT id, tenant_id, user_id, kind, target, created_at, last_used_at \
+                            FROM auth_methods ORDER BY id";
+
 #[async_trait]
 impl BulkStore for SqliteStore {
     async fn export_snapshot(&self) -> StoreResult<Snapshot> {
@@ -51,6 +55,7 @@ impl BulkStore for SqliteStore {
             signing_keys: rows(&mut tx, KEYS, |row: SigningKeyRow| Ok(row.into_record())).await?,
             refresh_families: rows(&mut tx, FAMILIES, RefreshFamilyRow::into_record).await?,
             refresh_tokens: rows(&mut tx, TOKENS, RefreshRow::into_record).await?,
+            auth_methods: rows(&mut tx, AUTH_METHODS, AuthMethodRow::into_record).await?,
         };
         tx.commit().await.map_err(map_sqlx)?;
         Ok(snapshot)
@@ -113,6 +118,11 @@ impl BulkStore for SqliteStore {
                     "a refresh token of family {}",
                     token.family_id
                 )))?;
+        }
+        for method in &snapshot.auth_methods {
+            insert_auth_method(&mut tx, method)
+                .await
+                .map_err(naming_conflict(format_args!("strong-auth method {}", method.id)))?;
         }
         tx.commit().await.map_err(map_sqlx)
     }
