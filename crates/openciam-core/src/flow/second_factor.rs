@@ -387,7 +387,8 @@ impl SecondFactorService {
             AuthMethodKind::Email => self.otp.send(&code_target, history).await,
             AuthMethodKind::Sms => {
                 if let Some(limits) = &self.limits {
-                    let phone = PhoneNumber::parse(target).map_err(|why| FlowError::invalid_phone(target, why))?;
+                    let phone =
+                        PhoneNumber::parse(target).map_err(|why| FlowError::invalid_phone(target, why))?;
                     limits.check_sms(ctx, &phone).await?;
                 }
                 self.otp.send_sms(&code_target, history).await

@@ -55,7 +55,10 @@ async fn sms_appear_in_the_dev_mailbox_with_their_channel() {
         assert_eq!(r.str("code"), "31415926", "{to}");
     }
     let r = app
-        .get(&format!("{}/_dev/mailbox/latest-code?to=%2B15559876543", app.origin))
+        .get(&format!(
+            "{}/_dev/mailbox/latest-code?to=%2B15559876543",
+            app.origin
+        ))
         .await;
     assert_eq!(r.status, 404);
 

@@ -15,14 +15,24 @@ const PHONE_B: &str = "+15551230002";
 /// Signs `email` in up to the MFA challenge and returns (the challenge token, the method id).
 async fn to_mfa_challenge(app: &TestApp, client: &str, email: &str) -> (String, String) {
     let ct = mfa_required(&password_step(app, client, email, CAPS).await);
-    let r = post(app, client, "oauth2/v2.0/introspect", &[("continuation_token", &ct)]).await;
+    let r = post(
+        app,
+        client,
+        "oauth2/v2.0/introspect",
+        &[("continuation_token", &ct)],
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.body["methods"][0]["id"].as_str().unwrap().to_owned();
     (r.str("continuation_token").to_owned(), id)
 }
 
 async fn challenge(app: &TestApp, client: &str, ct: &str, id: &str) -> Resp {
-    let form = [("continuation_token", ct), ("id", id), ("challenge_type", "oob redirect")];
+    let form = [
+        ("continuation_token", ct),
+        ("id", id),
+        ("challenge_type", "oob redirect"),
+    ];
     post(app, client, "oauth2/v2.0/challenge", &form).await
 }
 
@@ -38,14 +48,21 @@ fn assert_limited(r: &Resp, limit: &str, retry_after: std::ops::RangeInclusive<u
     let description = r.str("error_description");
     assert!(description.contains(&format!("'{limit}'")), "{description}");
     let after: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry_after.contains(&after), "Retry-After {after} not in {retry_after:?}");
+    assert!(
+        retry_after.contains(&after),
+        "Retry-After {after} not in {retry_after:?}"
+    );
 }
 
 #[tokio::test]
 async fn text_messages_are_limited_per_number_and_per_country_code() {
     let app = TestApp::spawn().await;
     let settings = ["rate_limits.sms_number.max=2", "rate_limits.sms_country.max=3"].map(String::from);
-    app.services.admin.configure_security("demo", &settings).await.unwrap();
+    app.services
+        .admin
+        .configure_security("demo", &settings)
+        .await
+        .unwrap();
     let client = mfa_app(&app).await;
     for (email, phone) in [(A, PHONE_A), (B, PHONE_B)] {
         app.create_user(email, crate::mfa::PASSWORD).await;
@@ -73,7 +90,12 @@ async fn text_messages_are_limited_per_number_and_per_country_code() {
         &app,
         &client,
         "oauth2/v2.0/token",
-        &[("continuation_token", &ct), ("grant_type", "mfa_oob"), ("oob", &code), ("scope", "openid")],
+        &[
+            ("continuation_token", &ct),
+            ("grant_type", "mfa_oob"),
+            ("oob", &code),
+            ("scope", "openid"),
+        ],
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -94,7 +116,11 @@ async fn text_messages_are_limited_per_number_and_per_country_code() {
 async fn registering_a_number_counts_too_and_a_bad_number_is_901001() {
     let app = TestApp::spawn().await;
     let settings = ["rate_limits.sms_number.max=1".to_owned()];
-    app.services.admin.configure_security("demo", &settings).await.unwrap();
+    app.services
+        .admin
+        .configure_security("demo", &settings)
+        .await
+        .unwrap();
     let client = mfa_app(&app).await;
     app.create_user(A, crate::mfa::PASSWORD).await;
     let r = password_step(&app, &client, A, CAPS).await;

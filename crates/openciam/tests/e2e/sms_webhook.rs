@@ -198,3 +198,141 @@ fn serve_refuses_a_bad_sms_section() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sms.webhook.url"), "{stderr}");
 }
+
+/// POSTs a form to `{origin}/demo/{path}` of a `serve` node.
+async fn node_post(
+    origin: &str,
+    client: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let mut all = vec![("client_id", client)];
+    all.extend_from_slice(form);
+    let r = reqwest::Client::new()
+        .post(format!("{origin}/demo/{path}"))
+        .form(&all)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.json().await.unwrap())
+}
+
+/// initiate → password → `mfa_required` → introspect → challenge with the method id, on a node.
+async fn node_mfa_challenge(
+    origin: &str,
+    client: &str,
+    email: &str,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let types = "oob password redirect";
+    let caps = crate::mfa::CAPS;
+    let ct = |v: &serde_json::Value| v["continuation_token"].as_str().unwrap().to_owned();
+    let (_, _, r) = node_post(
+        origin,
+        client,
+        "oauth2/v2.0/initiate",
+        &[
+            ("username", email),
+            ("challenge_type", types),
+            ("capabilities", caps),
+        ],
+    )
+    .await;
+    let (_, _, r) = node_post(
+        origin,
+        client,
+        "oauth2/v2.0/challenge",
+        &[("continuation_token", &ct(&r)), ("challenge_type", types)],
+    )
+    .await;
+    let form = [
+        ("continuation_token", ct(&r)),
+        ("grant_type", "password".into()),
+        ("password", crate::mfa::PASSWORD.into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, _, r) = node_post(origin, client, "oauth2/v2.0/token", &form).await;
+    assert_eq!(r["suberror"], "mfa_required", "{r}");
+    let (_, _, r) = node_post(
+        origin,
+        client,
+        "oauth2/v2.0/introspect",
+        &[("continuation_token", &ct(&r))],
+    )
+    .await;
+    let id = r["methods"][0]["id"].as_str().unwrap().to_owned();
+    node_post(
+        origin,
+        client,
+        "oauth2/v2.0/challenge",
+        &[
+            ("continuation_token", &ct(&r)),
+            ("id", &id),
+            ("challenge_type", "oob redirect"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn serve_texts_second_factor_codes_through_the_webhook_and_answers_503_when_it_fails() {
+    use openciam_core::model::AuthMethodKind;
+    let app = openciam_testkit::TestApp::spawn().await;
+    let client = crate::mfa::mfa_app(&app).await;
+    let users = [
+        ("hook-a@example.com", "+15551230011"),
+        ("hook-b@example.com", "+15551230012"),
+    ];
+    for (email, phone) in users {
+        app.create_user(email, crate::mfa::PASSWORD).await;
+        crate::mfa::add_method(&app, email, AuthMethodKind::Sms, phone, 1).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (url, ca, ep) = endpoint(dir.path()).await;
+    let extra = format!(
+        "[sms]\nprovider = \"webhook\"\n[sms.webhook]\nurl = \"{url}\"\nsecret = \"Bearer from-serve\"\nextra_ca_file = \"{}\"\n",
+        ca.display()
+    );
+    let node = crate::serve_node::ServeNode::start(&app, "sms-webhook", &extra);
+
+    // The code travels through the webhook, and the code it carried completes the sign-in.
+    let (status, _, r) = node_mfa_challenge(&node.origin, &client, users[0].0).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["challenge_channel"], "sms");
+    let (code, to, auth) = {
+        let calls = ep.calls.lock().unwrap();
+        assert_eq!(calls.len(), 1);
+        let (headers, body) = &calls[0];
+        (
+            body["code"].as_str().unwrap().to_owned(),
+            body["to"].as_str().unwrap().to_owned(),
+            headers["authorization"].to_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(to, users[0].1);
+    assert_eq!(auth, "Bearer from-serve");
+    let ct = r["continuation_token"].as_str().unwrap();
+    let (status, _, r) = node_post(
+        &node.origin,
+        &client,
+        "oauth2/v2.0/token",
+        &[
+            ("continuation_token", ct),
+            ("grant_type", "mfa_oob"),
+            ("oob", &code),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert!(r["id_token"].is_string(), "{r}");
+
+    // The provider fails: 503 temporarily_unavailable with Retry-After, as for mail.
+    ep.status.store(500, Ordering::SeqCst);
+    let (status, headers, r) = node_mfa_challenge(&node.origin, &client, users[1].0).await;
+    assert_eq!(status, 503, "{r}");
+    assert_eq!(r["error"], "temporarily_unavailable", "{r}");
+    assert_eq!(headers["retry-after"], "5");
+    assert_eq!(ep.calls.lock().unwrap().len(), 2, "the webhook was called");
+}
