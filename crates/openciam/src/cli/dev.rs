@@ -115,16 +115,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     app::spawn_purger(parts.services.clone(), Duration::from_secs(600));
     let admin = match &args.admin_listen {
         Some(addr) => {
-            let token = match &args.admin_token {
+            // A token made here is printed (the developer needs it); one given is not repeated.
+            let (token, shown) = match &args.admin_token {
                 Some(t) => {
                     crate::ops_config::check_token(t)?;
-                    t.clone()
+                    (t.clone(), "the --admin-token value".to_owned())
                 }
-                None => openciam_core::crypto::random_token(),
+                None => {
+                    let made = openciam_core::crypto::random_token();
+                    (made.clone(), made)
+                }
             };
-            let secret = secrecy::SecretString::from(token.clone());
+            let secret = secrecy::SecretString::from(token);
             let bound = crate::admin_listener::spawn(addr, parts.services.clone(), Some(&secret)).await?;
-            Some((bound, token))
+            Some((bound, shown))
         }
         None => None,
     };
