@@ -387,7 +387,7 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
         F::Overloaded => ErrorSpec::new(
             c::OVERLOADED,
             &[],
-            "The server is shedding load; retry after the Retry-After delay.",
+            "The server is busy hashing passwords and shed this request before doing anything: nothing changed and the continuation_token stays valid. Send the same request again after the Retry-After delay (1 second).",
         )
         .retry_after(1),
         F::StorageUnavailable(cause) => {

@@ -1,6 +1,7 @@
 //! Shared state of the HTTP layer.
 
 use crate::client_ip::TrustedProxy;
+use crate::lifecycle::Lifecycle;
 use openciam_core::mail::MailboxReader;
 use openciam_core::services::Services;
 use std::sync::Arc;
@@ -39,4 +40,6 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// The dev mailbox (only in `openciam dev`): mounts `/_dev/mailbox`.
     pub mailbox: Option<Arc<dyn MailboxReader>>,
+    /// Serving or draining (SIGTERM): `/readyz` and `Connection: close` follow it.
+    pub lifecycle: Arc<Lifecycle>,
 }

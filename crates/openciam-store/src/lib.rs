@@ -17,4 +17,4 @@ mod security_rows;
 mod sqlite;
 
 pub use postgres::{PoolOptions, PostgresStore};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteDurability, SqliteStore};

@@ -117,3 +117,26 @@ async fn unreachable_server_fails_to_open() {
     assert!(message.contains("cannot connect to PostgreSQL"), "{message}");
     assert!(!message.contains("hunter2"), "password redacted: {message}");
 }
+
+#[tokio::test]
+async fn every_connection_commits_synchronously() {
+    let Some(schema) = support::pg_schema("synchronous_commit").await else {
+        return;
+    };
+    // Even a URL that asks for asynchronous commits gets synchronous ones: a response must never
+    // report a write the database could still lose.
+    let sep = if schema.url.contains('?') { '&' } else { '?' };
+    let weakened = format!("{}{sep}options=-csynchronous_commit%3Doff", schema.url);
+    for url in [schema.url.clone(), weakened] {
+        let store = PostgresStore::open(&url, PoolOptions::default()).await.unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let (value,): (String,) = sqlx::query_as("SHOW synchronous_commit")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            seen.push(value);
+        }
+        assert_eq!(seen, ["on", "on", "on"], "{url}");
+    }
+}

@@ -7,7 +7,7 @@ use openciam_core::mail::{MailboxReader, Mailer};
 use openciam_core::ports::Store;
 use openciam_core::services::{CoreConfig, Services};
 use openciam_core::sms::SmsSender;
-use openciam_http::{AppState, HttpConfig};
+use openciam_http::{AppState, HttpConfig, Lifecycle};
 use openciam_store::{PoolOptions, PostgresStore, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// Apply pending migrations now.
     pub migrate: bool,
+    /// SQLite's `synchronous` setting (PostgreSQL always commits synchronously).
+    pub sqlite_synchronous: SqliteSync,
 }
 
 impl Default for StoreOptions {
@@ -31,8 +33,22 @@ impl Default for StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             migrate: true,
+            sqlite_synchronous: SqliteSync::default(),
         }
     }
+}
+
+/// `[database] sqlite_synchronous`: when a SQLite commit reaches the disk (see
+/// `docs/reliability.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// WAL + `synchronous=NORMAL`: durable across a crash of the process; the last commits may
+    /// be lost on power loss or an OS crash.
+    #[default]
+    Normal,
+    /// WAL + `synchronous=FULL`: every commit is synced to disk before it is acknowledged.
+    Full,
 }
 
 /// Opens (creating and migrating) the database named by `url`.
@@ -53,7 +69,11 @@ pub async fn open_store_with(url: &str, options: &StoreOptions) -> anyhow::Resul
         }
         return Ok(Arc::new(store));
     }
-    let store = SqliteStore::open(url)
+    let sync = match options.sqlite_synchronous {
+        SqliteSync::Normal => openciam_store::SqliteDurability::Normal,
+        SqliteSync::Full => openciam_store::SqliteDurability::Full,
+    };
+    let store = SqliteStore::open_with(url, sync)
         .await
         .with_context(|| "opening the SQLite database")?;
     if options.migrate {
@@ -86,6 +106,8 @@ pub struct ServerParts {
     pub services: Arc<Services>,
     /// The router.
     pub router: axum::Router,
+    /// Serving or draining: [`serve_until_shutdown`] flips it on SIGTERM; `/readyz` reads it.
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 /// Wires services and router.
@@ -101,12 +123,18 @@ pub async fn build(
     let (mailer, mailbox) = mail;
     let services = Arc::new(Services::build(store, clock, master, mailer, sms, core).await?);
     spawn_outbox_worker(services.clone());
+    let lifecycle = Arc::new(Lifecycle::default());
     let router = openciam_http::router(AppState {
         services: services.clone(),
         config: Arc::new(http),
         mailbox,
+        lifecycle: lifecycle.clone(),
     });
-    Ok(ServerParts { services, router })
+    Ok(ServerParts {
+        services,
+        router,
+        lifecycle,
+    })
 }
 
 /// Delivers the mail outbox (enumeration-protection mode) for as long as the process runs: woken
@@ -152,7 +180,8 @@ pub fn spawn_purger(services: Arc<Services>, every: Duration) {
     });
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// Serves until Ctrl-C or SIGTERM, then stops at once (tests; servers use
+/// [`serve_until_shutdown`]).
 pub async fn serve(listener: TcpListener, router: axum::Router) -> anyhow::Result<()> {
     axum::serve(
         listener,
@@ -161,6 +190,94 @@ pub async fn serve(listener: TcpListener, router: axum::Router) -> anyhow::Resul
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server failed")
+}
+
+/// How a server stops after SIGTERM or Ctrl-C (`[http] shutdown_delay_seconds`,
+/// `shutdown_grace_seconds`).
+#[derive(Debug, Clone, Copy)]
+pub struct ShutdownTiming {
+    /// How long the listener keeps accepting after the signal, with `/readyz` already 503 and
+    /// every response saying `Connection: close`, so load balancers notice before connections
+    /// are refused.
+    pub delay: Duration,
+    /// The longest the whole shutdown may take, counted from the signal: requests still running
+    /// when it ends are abandoned and the process exits.
+    pub grace: Duration,
+}
+
+impl Default for ShutdownTiming {
+    fn default() -> Self {
+        Self {
+            delay: Duration::from_secs(2),
+            grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The shutdown sequence as futures the HTTP and HTTPS servers share: `stop_accepting` resolves
+/// when the listener should close (signal, then `delay`); `deadline` when the grace is over.
+pub(crate) struct ShutdownPlan {
+    pub(crate) stop_accepting: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    pub(crate) deadline: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+pub(crate) fn shutdown_plan(lifecycle: Arc<Lifecycle>, timing: ShutdownTiming) -> ShutdownPlan {
+    let signalled = lifecycle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signalled.begin_shutdown();
+    });
+    let accepting = lifecycle.clone();
+    let stop_accepting = Box::pin(async move {
+        accepting.draining().await;
+        tokio::time::sleep(timing.delay).await;
+        tracing::info!("no longer accepting connections; draining in-flight requests");
+    });
+    let deadline = Box::pin(async move {
+        lifecycle.draining().await;
+        tokio::time::sleep(timing.grace).await;
+    });
+    ShutdownPlan {
+        stop_accepting,
+        deadline,
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, then shuts down gracefully: `/readyz` turns 503 at once,
+/// the listener closes after `timing.delay`, requests in flight finish (within `timing.grace`
+/// of the signal), and the function returns so the process exits 0. Background workers end
+/// with the runtime; their work is leased or idempotent, so nothing is lost.
+pub async fn serve_until_shutdown(
+    listener: TcpListener,
+    router: axum::Router,
+    lifecycle: Arc<Lifecycle>,
+    timing: ShutdownTiming,
+) -> anyhow::Result<()> {
+    let plan = shutdown_plan(lifecycle, timing);
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(plan.stop_accepting);
+    finish(async move { server.await }, plan.deadline, timing).await
+}
+
+/// Waits for `server` to drain, or for the grace to end.
+pub(crate) async fn finish(
+    server: impl std::future::Future<Output = std::io::Result<()>>,
+    deadline: impl std::future::Future<Output = ()>,
+    timing: ShutdownTiming,
+) -> anyhow::Result<()> {
+    tokio::select! {
+        result = server => {
+            result.context("server failed")?;
+            tracing::info!("all requests finished; stopped");
+        }
+        () = deadline => {
+            tracing::warn!(grace_seconds = timing.grace.as_secs(), "shutdown grace over; abandoning unfinished requests");
+        }
+    }
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -281,22 +281,25 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Serves `router` over HTTPS on `listener` until Ctrl-C or SIGTERM, like [`crate::app::serve`]
-/// (handlers still see the peer's address as `ConnectInfo<SocketAddr>`).
+/// Serves `router` over HTTPS on `listener` until Ctrl-C or SIGTERM, then shuts down like
+/// [`crate::app::serve_until_shutdown`] (handlers still see the peer's address as
+/// `ConnectInfo<SocketAddr>`).
 pub async fn serve(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
     router: axum::Router,
+    lifecycle: Arc<openciam_http::Lifecycle>,
+    timing: crate::app::ShutdownTiming,
 ) -> anyhow::Result<()> {
     use axum::serve::ListenerExt as _;
     let listener = TlsListener::new(listener, config)?.tap_io(|_| ());
-    axum::serve(
+    let plan = crate::app::shutdown_plan(lifecycle, timing);
+    let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(crate::app::shutdown_signal())
-    .await
-    .context("server failed")
+    .with_graceful_shutdown(plan.stop_accepting);
+    crate::app::finish(async move { server.await }, plan.deadline, timing).await
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `resetpassword/v1.0/{start,challenge,continue,submit,poll_completion}` (spec §5.11–5.15).
 
-use super::{client, for_app, limit};
+use super::{admit_hash, client, for_app, hashing, limit};
 use crate::error::ApiError;
 use crate::extract::EntraForm;
 use crate::state::AppState;
@@ -119,15 +119,19 @@ pub(crate) async fn reset_submit(
 ) -> Result<Response, ApiError> {
     let req = SubmitRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    let admission = match admit_hash(&app, &ctx, req.new_password.is_some()) {
+        Ok(a) => a,
+        Err(shed) => return Ok(*shed),
+    };
     if let Err(refused) = limit(&app, &ctx, Check::Password(&req.continuation_token)).await {
         return Ok(refused);
     }
     let password = req.new_password.map(Password::new);
-    let outcome = app
+    let submit = app
         .services
         .reset
-        .submit(&ctx, &req.continuation_token, password.as_ref())
-        .await;
+        .submit(&ctx, &req.continuation_token, password.as_ref());
+    let outcome = hashing(&app, admission, submit).await;
     Ok(for_app(
         &ctx,
         outcome.map_err(ApiError::from).map(|t| {

@@ -1,6 +1,6 @@
 //! `signup/v1.0/start`, `challenge`, `continue` (spec §5.1–5.3).
 
-use super::{client, for_app, limit};
+use super::{admit_hash, client, for_app, hashing, limit};
 use crate::error::{ApiError, NextStep};
 use crate::extract::EntraForm;
 use crate::state::AppState;
@@ -31,22 +31,23 @@ pub(crate) async fn signup_start(
 ) -> Result<Response, ApiError> {
     let req = StartRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    let admission = match admit_hash(&app, &ctx, req.password.is_some()) {
+        Ok(a) => a,
+        Err(shed) => return Ok(*shed),
+    };
     if let Err(refused) = limit(&app, &ctx, Check::SignUpStart(&req.username)).await {
         return Ok(refused);
     }
     let password = req.password.map(Password::new);
-    let outcome = app
-        .services
-        .signup
-        .start(
-            &ctx,
-            &req.username,
-            &req.challenge_type,
-            password.as_ref(),
-            req.attributes.as_deref(),
-            req.capabilities,
-        )
-        .await;
+    let start = app.services.signup.start(
+        &ctx,
+        &req.username,
+        &req.challenge_type,
+        password.as_ref(),
+        req.attributes.as_deref(),
+        req.capabilities,
+    );
+    let outcome = hashing(&app, admission, start).await;
     Ok(for_app(
         &ctx,
         outcome.map_err(ApiError::from).map(|o| match o {
@@ -128,6 +129,10 @@ pub(crate) async fn signup_continue(
 ) -> Result<Response, ApiError> {
     let req = ContinueRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    let admission = match admit_hash(&app, &ctx, req.grant_type.eq_ignore_ascii_case("password")) {
+        Ok(a) => a,
+        Err(shed) => return Ok(*shed),
+    };
     if let Err(refused) = limit(&app, &ctx, password_check(&req)).await {
         return Ok(refused);
     }
@@ -137,11 +142,11 @@ pub(crate) async fn signup_continue(
         password: req.password.map(Password::new),
         attributes: req.attributes,
     };
-    let outcome = app
+    let step = app
         .services
         .signup
-        .continue_(&ctx, &req.continuation_token, input)
-        .await;
+        .continue_(&ctx, &req.continuation_token, input);
+    let outcome = hashing(&app, admission, step).await;
     let result = outcome.map_err(ApiError::from).and_then(|o| match o {
         ContinueOutcome::Completed(t) => Ok(continuation(&t, true)),
         ContinueOutcome::CredentialRequired(t) => Err(ApiError::NextStep(Box::new(NextStep {

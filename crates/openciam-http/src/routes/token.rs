@@ -1,6 +1,6 @@
 //! `oauth2/v2.0/token` (spec §5.7): one endpoint, a service per grant.
 
-use super::{client, for_app, limit};
+use super::{admit_hash, client, for_app, hashing, limit};
 use crate::error::ApiError;
 use crate::error::NextStep;
 use crate::extract::EntraForm;
@@ -27,12 +27,18 @@ pub(crate) async fn token(
 ) -> Result<Response, ApiError> {
     let req = TokenRequest::from_form(&form)?;
     let ctx = client(&app, &tenant, &req.client_id).await?;
+    let admission = match admit_hash(&app, &ctx, hashes(&req)) {
+        Ok(a) => a,
+        Err(shed) => return Ok(*shed),
+    };
     if let Some(check) = limit_check(&req)
         && let Err(refused) = limit(&app, &ctx, check).await
     {
         return Ok(refused);
     }
-    let result = grant(&app, &ctx, req).await.and_then(outcome_response);
+    let result = hashing(&app, admission, grant(&app, &ctx, req))
+        .await
+        .and_then(outcome_response);
     Ok(for_app(&ctx, result))
 }
 
@@ -49,6 +55,11 @@ fn limit_check(req: &TokenRequest) -> Option<Check<'_>> {
         "oob" | "mfa_oob" => Some(Check::Ip),
         _ => None,
     }
+}
+
+/// The password grant with a continuation token verifies a password.
+fn hashes(req: &TokenRequest) -> bool {
+    req.grant_type.eq_ignore_ascii_case("password") && req.continuation_token.is_some()
 }
 
 fn need(value: Option<String>, name: &'static str) -> Result<String, FlowError> {

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod db;
 pub mod dev;
 pub mod duration;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Show the security audit log (sign-ins, lockouts, codes, resets, admin actions); `audit
     /// purge` deletes old events.
     Audit(audit::AuditArgs),
+    /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL: use
+    /// pg_dump).
+    Backup(backup::BackupArgs),
 }
 
 /// Runs a parsed command.
@@ -72,5 +76,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Db(cmd) => db::run(cmd).await,
         Command::Keys(cmd) => keys::run(cmd).await,
         Command::Audit(args) => audit::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
     }
 }

@@ -33,6 +33,26 @@ pub fn dev_database_url(dir: &Path) -> String {
 }
 
 impl StoreArgs {
+    /// The database URL these arguments name (nothing is opened or created).
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(path) = &self.config {
+            let config = Config::load(path)?;
+            let url = match (&config.database.url, &config.database.url_file) {
+                (_, Some(file)) => {
+                    std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+                }
+                (Some(url), None) => url.expose_secret().to_owned(),
+                (None, None) => anyhow::bail!("{} has no database.url", path.display()),
+            };
+            return Ok(url.trim().to_owned());
+        }
+        let dir = self
+            .data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        Ok(dev_database_url(&dir))
+    }
+
     /// Opens the store (migrating it; seeding the demo tenant for a dev directory) and an admin
     /// service over it.
     pub async fn open(&self) -> anyhow::Result<(Arc<dyn Store>, AdminService)> {

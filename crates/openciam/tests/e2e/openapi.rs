@@ -373,5 +373,7 @@ async fn responses_of_real_flows_validate_against_the_document() {
     assert_eq!(r.status, 200);
     let r = flow.get("/healthz", "/healthz").await;
     assert_eq!(r.status, 200);
+    let r = flow.get("/readyz", "/readyz").await;
+    assert_eq!(r.status, 200);
     flow.get("/openapi.json", "/openapi.json").await;
 }
