@@ -460,3 +460,83 @@ async fn second_factor_tokens_are_bound_to_their_step() {
     // It still works where it belongs.
     assert_eq!(introspect(&app, &client, &ct).await.status, 200);
 }
+
+/// Checks `r` against the schema `GET /openapi.json` documents for `path` and its status.
+#[track_caller]
+pub(crate) fn conforms(doc: &serde_json::Value, path: &str, r: &Resp) {
+    let responses = &doc["paths"][path]["post"]["responses"];
+    let status = r.status.to_string();
+    let schema = &responses[&status]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{path} {status}: undocumented");
+    let wrapper = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": doc["components"],
+        "allOf": [schema],
+    });
+    let validator = jsonschema::validator_for(&wrapper).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&r.body).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{path} {status}: {errors:?}\n{}", r.body);
+}
+
+#[tokio::test]
+async fn second_factor_responses_match_the_openapi_document() {
+    let app = TestApp::spawn().await;
+    let doc = app.get(&format!("{}/openapi.json", app.origin)).await.body;
+    let client = mfa_app(&app).await;
+    app.create_user("ky@example.com", PASSWORD).await;
+    let id = add_method(&app, "ky@example.com", AuthMethodKind::Sms, PHONE, 1).await;
+    let r = password_step(&app, &client, "ky@example.com", CAPS).await;
+    conforms(&doc, "/{tenant}/oauth2/v2.0/token", &r);
+    let r = introspect(&app, &client, &mfa_required(&r)).await;
+    conforms(&doc, "/{tenant}/oauth2/v2.0/introspect", &r);
+    let r = challenge_id(&app, &client, r.str("continuation_token"), Some(&id.to_string())).await;
+    conforms(&doc, "/{tenant}/oauth2/v2.0/challenge", &r);
+    let code = app.latest_code(PHONE).unwrap();
+    let r = mfa_oob(&app, &client, r.str("continuation_token"), "mfa_oob", &code).await;
+    conforms(&doc, "/{tenant}/oauth2/v2.0/token", &r);
+    assert_tokens(&r);
+
+    // Registration: introspect, an oob challenge, a refused target, continue.
+    app.create_user("lo@example.com", PASSWORD).await;
+    let r = password_step(&app, &client, "lo@example.com", CAPS).await;
+    conforms(&doc, "/{tenant}/oauth2/v2.0/token", &r);
+    let ct = r.str("continuation_token").to_owned();
+    let r = post(
+        &app,
+        &client,
+        "register/v1.0/introspect",
+        &[("continuation_token", &ct)],
+    )
+    .await;
+    conforms(&doc, "/{tenant}/register/v1.0/introspect", &r);
+    let form = |ct: &str, target: &str| {
+        vec![
+            ("continuation_token", ct.to_owned()),
+            ("challenge_type", "oob".to_owned()),
+            ("challenge_target", target.to_owned()),
+        ]
+    };
+    let ct = r.str("continuation_token").to_owned();
+    for target in ["nope", "lo.other@example.com"] {
+        let f = form(&ct, target);
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(&app, &client, "register/v1.0/challenge", &f).await;
+        conforms(&doc, "/{tenant}/register/v1.0/challenge", &r);
+        if r.status == 200 {
+            let code = app.latest_code("lo.other@example.com").unwrap();
+            let r = post(
+                &app,
+                &client,
+                "register/v1.0/continue",
+                &[
+                    ("continuation_token", r.str("continuation_token")),
+                    ("grant_type", "oob"),
+                    ("oob", &code),
+                ],
+            )
+            .await;
+            conforms(&doc, "/{tenant}/register/v1.0/continue", &r);
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    }
+}
