@@ -226,7 +226,7 @@ impl Page<'_> {
                                 } @else {
                                     p { (m.subject) }
                                 }
-                                span.tag { (channel(m)) }
+                                span.tag { (m.channel.as_str()) }
                                 @if let Some(p) = m.purpose {
                                     span.tag { (p.as_str()) }
                                 }
@@ -378,14 +378,6 @@ fn call(c: &Call) -> Markup {
             }
         }
     }
-}
-
-fn channel(m: &StoredMessage) -> String {
-    // Messages say which channel carried them once SMS exists; until then every one is e-mail.
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.get("channel").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| "email".to_owned())
 }
 
 fn format_ms(ms: i64) -> String {
