@@ -32,8 +32,28 @@ fn ok_if_exists<T>(r: Result<T, AdminError>) -> Result<(), AdminError> {
     }
 }
 
+/// Dev data directories seeded before the second-factor app took `4444…` hold the demo API
+/// (`api://demo`) under that id: it is deleted, and [`seed_demo`] re-creates it as `5555…`.
+async fn move_old_demo_api(admin: &AdminService) -> anyhow::Result<()> {
+    let old = ClientId::from_uuid(DEMO_MFA_CLIENT_ID);
+    let apps = match admin.list_apps(DEMO_TENANT).await {
+        Ok(apps) => apps,
+        Err(AdminError::TenantNotFound(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if apps
+        .iter()
+        .any(|a| a.client_id == old && a.identifier_uri.as_deref() == Some("api://demo"))
+    {
+        admin.delete_app(DEMO_TENANT, &old.to_string()).await?;
+        tracing::info!("moved the demo API app from {DEMO_MFA_CLIENT_ID} to {DEMO_API_CLIENT_ID}");
+    }
+    Ok(())
+}
+
 /// Seeds the demo tenant and its apps (no-op when present).
 pub async fn seed_demo(admin: &AdminService) -> anyhow::Result<()> {
+    move_old_demo_api(admin).await?;
     ok_if_exists(
         admin
             .create_tenant(

@@ -150,3 +150,42 @@ async fn cli_lists_removes_and_resets_second_factor_methods() {
     assert_eq!(reset[0].details["removed"], 1);
     assert_eq!(reset[1].details["removed"], 0);
 }
+
+#[tokio::test]
+async fn dev_seed_moves_an_old_demo_api_app_off_the_second_factor_app_id() {
+    use openciam_core::admin::NewApp;
+    use openciam_core::ids::ClientId;
+    use openciam_core::model::SignInMethod;
+    let app = TestApp::spawn().await;
+    let admin = &app.services.admin;
+    let mfa = openciam::seed::DEMO_MFA_CLIENT_ID.to_string();
+    let api = openciam::seed::DEMO_API_CLIENT_ID.to_string();
+    // A dev data directory seeded before: the demo API under 4444…, nothing under 5555….
+    admin.delete_app("demo", &mfa).await.unwrap();
+    admin.delete_app("demo", &api).await.unwrap();
+    admin
+        .create_app(
+            "demo",
+            NewApp {
+                client_id: Some(ClientId::from_uuid(openciam::seed::DEMO_MFA_CLIENT_ID)),
+                display_name: "Demo API".into(),
+                method: SignInMethod::EmailPassword,
+                native_auth: false,
+                identifier_uri: Some("api://demo".into()),
+                scopes: vec!["read".into(), "write".into()],
+                ..NewApp::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    openciam::seed::seed_demo(admin).await.unwrap();
+    let moved = admin.app("demo", &mfa).await.unwrap();
+    assert!(moved.native_auth && moved.identifier_uri.is_none(), "{moved:?}");
+    assert!(moved.mfa.as_ref().is_some_and(|p| p.required), "{moved:?}");
+    let api_app = admin.app("demo", &api).await.unwrap();
+    assert_eq!(api_app.identifier_uri.as_deref(), Some("api://demo"));
+    // Seeding again changes nothing.
+    openciam::seed::seed_demo(admin).await.unwrap();
+    assert_eq!(admin.app("demo", &mfa).await.unwrap(), moved);
+}
