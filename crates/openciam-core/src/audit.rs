@@ -66,7 +66,7 @@ pub mod event {
     pub const ADMIN_TENANT_CREATE: &str = "admin.tenant.create";
     /// `tenant security --set` (details: the assignments).
     pub const ADMIN_TENANT_SECURITY: &str = "admin.tenant.security";
-    /// A second factor completed a sign-in (details: `channel`).
+    /// A second factor completed a sign-in (details: `method_id`).
     pub const MFA_SUCCESS: &str = "mfa.success";
     /// A wrong or expired second-factor code (details: `reason`).
     pub const MFA_FAILURE: &str = "mfa.failure";
