@@ -2154,34 +2154,76 @@ async fn users_page_pages_by_username_and_searches(store: &dyn Store) {
         email_contains: contains.map(str::to_owned),
         limit,
     };
-    let names = |users: Vec<User>| users.into_iter().map(|u| u.username_normalized).collect::<Vec<_>>();
+    let names = |users: Vec<User>| {
+        users
+            .into_iter()
+            .map(|u| u.username_normalized)
+            .collect::<Vec<_>>()
+    };
     let first = names(store.users_page(t.id, &page(None, None, 2)).await.unwrap());
     assert_eq!(first, ["a%_@x.test", "ada@example.com"]);
-    let second = names(store.users_page(t.id, &page(Some("ada@example.com"), None, 2)).await.unwrap());
+    let second = names(
+        store
+            .users_page(t.id, &page(Some("ada@example.com"), None, 2))
+            .await
+            .unwrap(),
+    );
     assert_eq!(second, ["b@x.test", "c@y.test"]);
-    let last = names(store.users_page(t.id, &page(Some("c@y.test"), None, 2)).await.unwrap());
+    let last = names(
+        store
+            .users_page(t.id, &page(Some("c@y.test"), None, 2))
+            .await
+            .unwrap(),
+    );
     assert_eq!(last, ["d@x.test"]);
     // The search text is literal: `%` and `_` are no wildcards.
-    let x = names(store.users_page(t.id, &page(None, Some("@x."), 10)).await.unwrap());
+    let x = names(
+        store
+            .users_page(t.id, &page(None, Some("@x."), 10))
+            .await
+            .unwrap(),
+    );
     assert_eq!(x, ["a%_@x.test", "b@x.test", "d@x.test"]);
     let literal = names(store.users_page(t.id, &page(None, Some("%_"), 10)).await.unwrap());
     assert_eq!(literal, ["a%_@x.test"]);
-    let after = names(store.users_page(t.id, &page(Some("b@x.test"), Some("@x."), 10)).await.unwrap());
+    let after = names(
+        store
+            .users_page(t.id, &page(Some("b@x.test"), Some("@x."), 10))
+            .await
+            .unwrap(),
+    );
     assert_eq!(after, ["d@x.test"]);
     // Another tenant's users never show.
     let (other, _, _) = seed(store).await;
-    assert_eq!(store.users_page(other.id, &page(None, Some("@x."), 10)).await.unwrap().len(), 0);
+    assert_eq!(
+        store
+            .users_page(other.id, &page(None, Some("@x."), 10))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 async fn set_user_attributes_replaces_them(store: &dyn Store) {
     let (t, _, u) = seed(store).await;
     let mut attributes = serde_json::Map::new();
     attributes.insert("city".into(), json!("Oslo"));
-    assert!(store.set_user_attributes(t.id, u.id, &attributes, T0 + 5).await.unwrap());
+    assert!(
+        store
+            .set_user_attributes(t.id, u.id, &attributes, T0 + 5)
+            .await
+            .unwrap()
+    );
     let stored = store.user_by_id(t.id, u.id).await.unwrap().unwrap();
     assert_eq!(stored.attributes, attributes);
     assert_eq!(stored.updated_at, T0 + 5);
-    assert!(!store.set_user_attributes(t.id, UserId::new_random(), &attributes, T0).await.unwrap());
+    assert!(
+        !store
+            .set_user_attributes(t.id, UserId::new_random(), &attributes, T0)
+            .await
+            .unwrap()
+    );
 }
 
 async fn delete_user_takes_its_sessions_and_flows(store: &dyn Store) {
@@ -2194,10 +2236,22 @@ async fn delete_user_takes_its_sessions_and_flows(store: &dyn Store) {
     let (_, kept_flow) = user_flow(store, &a, &other, FlowKind::SignIn).await;
     assert!(store.delete_user(t.id, u.id).await.unwrap());
     assert!(store.user_by_id(t.id, u.id).await.unwrap().is_none());
-    assert!(store.refresh_by_hash(&session.token_hash).await.unwrap().is_none());
+    assert!(
+        store
+            .refresh_by_hash(&session.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(!flow_alive(store, &first).await);
     // The other user keeps everything.
-    assert!(store.refresh_by_hash(&kept_session.token_hash).await.unwrap().is_some());
+    assert!(
+        store
+            .refresh_by_hash(&kept_session.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(flow_alive(store, &kept_flow).await);
     assert!(!store.delete_user(t.id, u.id).await.unwrap());
     // The address can be used again.
@@ -2214,9 +2268,21 @@ async fn delete_app_takes_its_flows_and_sessions(store: &dyn Store) {
     let (_, kept_flow) = user_flow(store, &b, &u, FlowKind::SignIn).await;
     assert!(store.delete_app(&a.client_id).await.unwrap());
     assert!(store.app_by_client_id(&a.client_id).await.unwrap().is_none());
-    assert!(store.refresh_by_hash(&session.token_hash).await.unwrap().is_none());
+    assert!(
+        store
+            .refresh_by_hash(&session.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(!flow_alive(store, &first).await);
-    assert!(store.refresh_by_hash(&kept_session.token_hash).await.unwrap().is_some());
+    assert!(
+        store
+            .refresh_by_hash(&kept_session.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(flow_alive(store, &kept_flow).await);
     assert!(!store.delete_app(&a.client_id).await.unwrap());
 }

@@ -535,3 +535,103 @@ async fn the_cli_and_the_api_share_the_admin_service() {
         1
     );
 }
+
+/// `openciam serve` with `[http] admin_listen`, `[admin] token_file` and `[log] format = "json"`:
+/// the admin listener answers with the file's token, logs are JSON lines carrying the ids, and
+/// a token shorter than 32 characters stops the start.
+#[tokio::test]
+async fn serve_reads_admin_listen_token_file_and_log_format() {
+    use std::io::{BufRead as _, BufReader};
+    let app = TestApp::spawn().await;
+    let token_file = app.dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let config = |token_file: &std::path::Path| {
+        format!(
+            "listen = \"127.0.0.1:0\"\npublic_url = \"http://login.openciam.test\"\n\
+             master_key_file = \"{}\"\n[database]\nurl = \"{}\"\n\
+             [http]\nadmin_listen = \"127.0.0.1:0\"\n[admin]\ntoken_file = \"{}\"\n[log]\nformat = \"json\"\n\
+             [mail]\nbackend = \"smtp\"\nfrom = \"Demo <no-reply@demo.example>\"\n\
+             [mail.smtp]\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\n",
+            app.dir.path().join("master.key").display(),
+            app.database_url,
+            token_file.display(),
+        )
+    };
+    let path = app.dir.path().join("serve-admin.toml");
+    std::fs::write(&path, config(&token_file)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openciam"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("OPENCIAM_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut admin = None;
+    let mut public = None;
+    for line in lines.by_ref().map_while(Result::ok) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if let Some(bound) = v["fields"]["bound"].as_str() {
+            admin = Some(format!("http://{bound}"));
+        }
+        if let Some(addr) = v["fields"]["addr"].as_str() {
+            public = Some(format!("http://{addr}"));
+        }
+        if admin.is_some() && public.is_some() {
+            break;
+        }
+    }
+    let collected = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let (admin, public) = (admin.unwrap(), public.unwrap());
+    let r = app
+        .http
+        .get(format!("{admin}/admin/v1/tenants/demo"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = app
+        .http
+        .get(format!("{admin}/admin/v1/tenants/demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = app.http.get(format!("{admin}/metrics")).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("openciam_http_requests_total"));
+    let r = app
+        .http
+        .post(format!("{public}/demo/oauth2/v2.0/initiate"))
+        .header("client-request-id", "serve-json-1")
+        .form(&[
+            ("client_id", demo_client().as_str()),
+            ("username", "x@example.com"),
+            ("challenge_type", "password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let _ = child.kill();
+    let _ = child.wait();
+    let rest = collected.join().unwrap();
+    let request_line = rest
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["correlation_id"] == "serve-json-1")
+        .unwrap_or_else(|| panic!("no JSON line with the correlation id in {rest:?}"));
+    assert!(request_line["fields"]["trace_id"].is_string(), "{request_line}");
+
+    // A short token stops the start with a clear message.
+    std::fs::write(&token_file, "short").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_openciam"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at least 32"), "{stderr}");
+}
