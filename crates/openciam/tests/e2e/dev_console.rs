@@ -376,3 +376,58 @@ async fn serve_has_no_dev_routes() {
     // The dev server (the test app) has them.
     assert!(text(&app, "/_dev/").await.contains("openciam dev console"));
 }
+
+/// A call to make and the words its explanation must contain: (client-request-id, path, form, words).
+type Mistake<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+
+/// The first call of a flow that is refused is explained by the table: a wrong endpoint, a
+/// missing field, a missing `redirect` capability, an unknown app.
+#[tokio::test]
+async fn common_mistakes_are_explained() {
+    let app = TestApp::spawn().await;
+    let client = demo_client();
+    let cases: [Mistake<'_>; 4] = [
+        (
+            "m-endpoint",
+            "signup/v2.0/start",
+            vec![("client_id", client.as_str()), ("username", EMAIL)],
+            "Nothing answers at this path",
+        ),
+        (
+            "m-missing",
+            "oauth2/v2.0/initiate",
+            vec![("client_id", client.as_str()), ("username", EMAIL)],
+            "required form field is missing",
+        ),
+        (
+            "m-redirect",
+            "oauth2/v2.0/initiate",
+            vec![
+                ("client_id", client.as_str()),
+                ("username", EMAIL),
+                ("challenge_type", "password"),
+            ],
+            "must always include 'redirect'",
+        ),
+        (
+            "m-client",
+            "oauth2/v2.0/initiate",
+            vec![
+                ("client_id", "99999999-9999-9999-9999-999999999999"),
+                ("username", EMAIL),
+                ("challenge_type", "password redirect"),
+            ],
+            "not an app of this tenant",
+        ),
+    ];
+    for (corr, path, form, expected) in &cases {
+        let r = post_as(&app, corr, path, form).await;
+        assert!(r.status == 400 || r.status == 404, "{path}: {}", r.body);
+        let found = flows(&app, &format!("correlation_id={corr}")).await;
+        assert_eq!(found.len(), 1, "{corr}");
+        let call = &found[0]["calls"][0];
+        assert_eq!(call["status"].as_u64(), Some(u64::from(r.status)), "{call}");
+        let text = call["explanation"].as_str().unwrap_or_default();
+        assert!(text.contains(expected), "{corr}: {text}");
+    }
+}
