@@ -124,14 +124,16 @@ impl Services {
             )
             .with_sms(sms.clone()),
         );
-        let second = Arc::new(SecondFactorService::new(
-            tokens.clone(),
-            store.clone(),
-            clock.clone(),
-            otp.clone(),
-            issuer.clone(),
-        )
-        .with_limits(Limiter::new(store.clone(), clock.clone(), config.limits)));
+        let second = Arc::new(
+            SecondFactorService::new(
+                tokens.clone(),
+                store.clone(),
+                clock.clone(),
+                otp.clone(),
+                issuer.clone(),
+            )
+            .with_limits(Limiter::new(store.clone(), clock.clone(), config.limits)),
+        );
         let signin = SignInService::new(
             tokens.clone(),
             store.clone(),

@@ -608,7 +608,10 @@ fn check_request_lines(log: &str, json: bool) {
         .count();
     assert!(in_span > 10, "{in_span} SQL lines inside a request span");
     // The server's lines are JSON (the admin CLI runs, logged in the same capture, write text).
-    for l in log.lines().filter(|l| l.contains("request served") || l.contains("admin call")) {
+    for l in log
+        .lines()
+        .filter(|l| l.contains("request served") || l.contains("admin call"))
+    {
         assert!(l.starts_with('{'), "text line from the server in JSON mode: {l}");
     }
 }
