@@ -187,7 +187,9 @@ pub enum FlowError {
 impl From<crate::sms::SmsError> for FlowError {
     fn from(e: crate::sms::SmsError) -> Self {
         match e {
-            crate::sms::SmsError::Unavailable(e) | crate::sms::SmsError::Rejected(e) => Self::SmsUnavailable(e),
+            crate::sms::SmsError::Unavailable(e) | crate::sms::SmsError::Rejected(e) => {
+                Self::SmsUnavailable(e)
+            }
         }
     }
 }
