@@ -179,6 +179,9 @@ pub enum FlowError {
     /// The database is unreachable.
     #[error("storage unavailable")]
     StorageUnavailable(#[source] anyhow::Error),
+    /// The database is full; nothing was written.
+    #[error("storage full")]
+    StorageFull(#[source] anyhow::Error),
     /// Anything unexpected; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -208,6 +211,7 @@ impl From<StoreError> for FlowError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(e) => Self::StorageUnavailable(e),
+            StoreError::Full(e) => Self::StorageFull(e),
             StoreError::Conflict(m) => Self::Internal(anyhow::anyhow!("unexpected conflict: {m}")),
             StoreError::Other(e) => Self::Internal(e),
         }

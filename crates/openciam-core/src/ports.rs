@@ -24,6 +24,10 @@ pub enum StoreError {
     /// was rolled back.
     #[error("storage full")]
     Full(#[source] anyhow::Error),
+    /// The database has no room left (disk full, SQLite's `max_page_count` reached); the write
+    /// was rolled back.
+    #[error("storage full")]
+    Full(#[source] anyhow::Error),
     /// Anything else.
     #[error("storage failure")]
     Other(#[source] anyhow::Error),

@@ -59,7 +59,9 @@ pub(crate) struct Ledger {
 
 impl Ledger {
     pub(crate) fn violation(&mut self, what: String) {
-        eprintln!("VIOLATION: {what}");
+        if self.violations.len() < 20 {
+            eprintln!("VIOLATION: {what}");
+        }
         self.violations.push(what);
     }
 
@@ -99,7 +101,7 @@ impl Ledger {
             "unexpected_answers": s.unexpected_answers,
             "unexpected_samples": self.samples,
             "violations": self.violations.len(),
-            "violation_list": self.violations,
+            "first_violations": self.violations.iter().take(20).collect::<Vec<_>>(),
         })
     }
 }

@@ -61,7 +61,7 @@ struct Args {
     /// Shortest and longest load before a kill, milliseconds.
     #[arg(long, default_value_t = 100)]
     min_delay_ms: u64,
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 1200)]
     max_delay_ms: u64,
     /// The openciam binary (default: `openciam` next to this one).
     #[arg(long)]

@@ -395,6 +395,15 @@ fn flow_spec(e: FlowError) -> ErrorSpec {
             s.cause = Some(format!("{cause:#}"));
             s.retry_after(5)
         }
+        F::StorageFull(cause) => {
+            let mut s = ErrorSpec::new(
+                c::DATABASE_UNAVAILABLE,
+                &[],
+                "The server's storage is full: nothing was saved and the continuation_token stays valid. Retry after the Retry-After delay.",
+            );
+            s.cause = Some(format!("{cause:#}"));
+            s.retry_after(5)
+        }
         F::Internal(cause) => {
             let mut s = ErrorSpec::new(c::SERVER_ERROR, &[], "");
             s.cause = Some(format!("{cause:#}"));

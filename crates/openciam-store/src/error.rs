@@ -8,6 +8,8 @@
 //!   resources (class 53, e.g. too many connections), shutdown and start-up (57P01–57P03),
 //!   and the transient transaction failures serialization_failure (40001) and
 //!   deadlock_detected (40P01);
+//! * no room left — SQLite's SQLITE_FULL (disk full or `max_page_count` reached), PostgreSQL's
+//!   disk_full (53100) → [`StoreError::Full`] (checked before the class-53 rule above);
 //! * everything else → [`StoreError::Other`].
 
 use openciam_core::ports::StoreError;
@@ -19,6 +21,7 @@ pub(crate) fn map_sqlx(err: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(db.message().to_owned())
         }
+        sqlx::Error::Database(db) if is_full(db.as_ref()) => StoreError::Full(err.into()),
         sqlx::Error::Database(db) if is_sqlite_busy(db.as_ref()) || is_pg_transient(db.as_ref()) => {
             StoreError::Unavailable(err.into())
         }
@@ -54,6 +57,18 @@ fn is_sqlite_busy(db: &dyn DatabaseError) -> bool {
     db.code()
         .and_then(|code| code.parse::<i32>().ok())
         .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+/// SQLITE_FULL (13) in any extended form, or PostgreSQL's disk_full (53100).
+fn is_full(db: &dyn DatabaseError) -> bool {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return pg.code() == "53100";
+    }
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 13)
 }
 
 /// A PostgreSQL error that says "not now" rather than "never": see the module documentation.
