@@ -24,10 +24,6 @@ pub enum StoreError {
     /// was rolled back.
     #[error("storage full")]
     Full(#[source] anyhow::Error),
-    /// The database has no room left (disk full, SQLite's `max_page_count` reached); the write
-    /// was rolled back.
-    #[error("storage full")]
-    Full(#[source] anyhow::Error),
     /// Anything else.
     #[error("storage failure")]
     Other(#[source] anyhow::Error),
