@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PW: &str = "Correct-Horse-9";
+/// Password grants in flight when SIGTERM arrives.
+const GRANTS: usize = 100;
 
-/// One slot, a long queue and a one-second delay: forty password grants keep the node busy
+/// One slot, a long queue and a one-second delay: a hundred password grants keep the node busy
 /// for longer than the delay.
 const DRAINING: &str = "[http]\nshutdown_delay_seconds = 1\nshutdown_grace_seconds = 20\n\
-                        [passwords]\nmax_concurrent_hashes = 1\nmax_queued_hashes = 100\n";
+                        [passwords]\nmax_concurrent_hashes = 1\nmax_queued_hashes = 200\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_requests_in_flight_then_exits_zero() {
@@ -24,7 +26,7 @@ async fn sigterm_drains_requests_in_flight_then_exits_zero() {
     let mut node = ServeNode::start(&app, "drain", DRAINING);
     let http = fresh_client();
     let mut cts = Vec::new();
-    for _ in 0..40 {
+    for _ in 0..GRANTS {
         cts.push(password_ct(&http, &node.origin, email).await);
     }
     let finished = Arc::new(AtomicUsize::new(0));
@@ -40,9 +42,19 @@ async fn sigterm_drains_requests_in_flight_then_exits_zero() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     node.sigterm();
     let signalled = Instant::now();
-    // At once: not ready, and the answer asks the client to close the connection.
-    let r = http.get(format!("{}/readyz", node.origin)).send().await.unwrap();
-    assert_eq!(r.status(), 503);
+    // At once (as soon as the process has handled the signal): not ready, and the answer asks
+    // the client to close the connection.
+    let mut r = http.get(format!("{}/readyz", node.origin)).send().await.unwrap();
+    while r.status() == 200 && signalled.elapsed() < Duration::from_millis(500) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        r = http.get(format!("{}/readyz", node.origin)).send().await.unwrap();
+    }
+    assert_eq!(
+        r.status(),
+        503,
+        "still ready {:?} after SIGTERM",
+        signalled.elapsed()
+    );
     assert_eq!(r.headers()["connection"], "close");
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(
@@ -63,8 +75,8 @@ async fn sigterm_drains_requests_in_flight_then_exits_zero() {
     let done_when_refused = finished.load(Ordering::SeqCst);
     assert!(refused, "new connections were still accepted while draining");
     assert!(
-        done_when_refused < 40,
-        "the drain had not finished when connections were refused ({done_when_refused}/40 done)"
+        done_when_refused < GRANTS,
+        "the drain had not finished when connections were refused ({done_when_refused}/{GRANTS} done)"
     );
     // Every request accepted before the signal got its complete answer.
     while let Some(reply) = grants.join_next().await {
@@ -78,7 +90,7 @@ async fn sigterm_drains_requests_in_flight_then_exits_zero() {
     assert!(status.success(), "{status:?}");
     node.wait_for("all requests finished", Duration::from_secs(5));
     println!(
-        "shutdown: {done_when_refused}/40 grants done when connections were refused; exited {:?} after SIGTERM",
+        "shutdown: {done_when_refused}/{GRANTS} grants done when connections were refused; exited {:?} after SIGTERM",
         signalled.elapsed()
     );
 }
