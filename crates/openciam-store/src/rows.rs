@@ -10,8 +10,8 @@ use crate::error::corrupt;
 use openciam_core::ids::{AuthMethodId, ClientId, FamilyId, FlowId, TenantId, UserId};
 use openciam_core::mfa::MfaPolicy;
 use openciam_core::model::{
-    App, AttributeSpec, AuthMethod, AuthMethodKind, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt, RefreshFamilyRecord,
-    RefreshRecord, SignInMethod, SigningKeyRecord, Tenant, User,
+    App, AttributeSpec, AuthMethod, AuthMethodKind, ContinuationRecord, FlowKind, FlowRecord, OtpAttempt,
+    RefreshFamilyRecord, RefreshRecord, SignInMethod, SigningKeyRecord, Tenant, User,
 };
 use openciam_core::ports::{StoreError, StoreResult};
 use openciam_core::security::TenantSecurity;

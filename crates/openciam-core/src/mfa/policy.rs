@@ -52,7 +52,11 @@ impl MfaPolicy {
         let required = match mode.to_ascii_lowercase().as_str() {
             "required" | "on" => true,
             "off" | "optional" => false,
-            other => return Err(format!("MFA policy {other:?}: expected off, optional or required")),
+            other => {
+                return Err(format!(
+                    "MFA policy {other:?}: expected off, optional or required"
+                ));
+            }
         };
         let mut policy = Self {
             required,
@@ -61,7 +65,9 @@ impl MfaPolicy {
         if !channels.trim().is_empty() {
             policy.methods = channels
                 .split(',')
-                .map(|c| AuthMethodKind::parse(c).ok_or_else(|| format!("unknown MFA channel {c:?} (email, sms)")))
+                .map(|c| {
+                    AuthMethodKind::parse(c).ok_or_else(|| format!("unknown MFA channel {c:?} (email, sms)"))
+                })
                 .collect::<Result<_, _>>()?;
         }
         Ok(policy)
