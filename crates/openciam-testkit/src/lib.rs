@@ -478,36 +478,21 @@ impl TestApp {
     }
 
     /// Caps the server's SQLite database at its current size plus `extra_pages` pages
-    /// (`PRAGMA max_page_count`), or lifts the cap (`None`); returns the cap in force. The
-    /// pragma belongs to a connection, so it is set on every connection of the server's pool:
-    /// all of them are held at once while it is set (call it while no request is running).
-    /// Panics on PostgreSQL.
+    /// (`PRAGMA max_page_count`, on every connection of the server's store, and on those it opens
+    /// later), or lifts the cap (`None`); returns the cap in force. Call it while no request is
+    /// running. Panics on PostgreSQL.
     pub async fn limit_sqlite_pages(&self, extra_pages: Option<u32>) -> u64 {
         use sqlx::Row as _;
         let Some(store) = &self.sqlite else {
             panic!("limit_sqlite_pages needs the SQLite backend")
         };
-        let pool = store.pool();
-        let mut held = Vec::new();
-        for _ in 0..pool.options().get_max_connections() {
-            held.push(pool.acquire().await.unwrap());
-        }
         let pages: i64 = sqlx::query("PRAGMA page_count")
-            .fetch_one(&mut *held[0])
+            .fetch_one(store.pool())
             .await
             .unwrap()
             .get(0);
-        // SQLite caps a larger value at its own maximum.
-        let cap = extra_pages.map_or(u64::from(u32::MAX), |extra| pages as u64 + u64::from(extra));
-        let mut in_force = 0;
-        for conn in &mut held {
-            in_force = sqlx::query(&format!("PRAGMA max_page_count = {cap}"))
-                .fetch_one(&mut **conn)
-                .await
-                .unwrap()
-                .get::<i64, _>(0) as u64;
-        }
-        in_force
+        let cap = extra_pages.map(|extra| pages as u64 + u64::from(extra));
+        store.limit_pages(cap).await.unwrap()
     }
 
     /// `PRAGMA integrity_check` of the server's SQLite database (`"ok"` when sound).

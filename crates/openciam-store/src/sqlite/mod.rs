@@ -30,6 +30,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How long a statement waits for another connection's write lock before giving up.
@@ -40,7 +42,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections for a file database. WAL readers run in parallel, so more than one helps; writers
 /// serialise on SQLite's lock whatever the pool size, and each connection is a worker thread, so
-/// a handful is enough.
+/// a handful is enough. (One writer connection beside the readers was measured on 2026-11-28 and
+/// cost refresh grants about 15 % of their throughput; see docs/benchmarks.md.)
 const MAX_CONNECTIONS: u32 = 8;
 
 /// When a commit reaches the disk. The database always runs in WAL mode.
@@ -58,6 +61,8 @@ pub enum SqliteDurability {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// `PRAGMA max_page_count` for every connection, present and future (0: SQLite's own).
+    page_cap: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -87,11 +92,12 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(synchronous);
-        let pool = pool_options(is_in_memory(url))
+        let page_cap = Arc::new(AtomicU64::new(0));
+        let pool = pool_options(is_in_memory(url), &page_cap)
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open SQLite database {url:?}"))?;
-        Ok(Self { pool })
+        Ok(Self { pool, page_cap })
     }
 
     /// Applies the embedded migrations (`migrations/sqlite`) that have not run yet.
@@ -147,6 +153,34 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Caps the database file at `pages` pages (`PRAGMA max_page_count`; `None` lifts the cap) on
+    /// every connection, and on every connection opened later (a connection is replaced after
+    /// some errors, and the pragma belongs to the connection). Holds every connection while it
+    /// sets the cap. Returns the cap in force. For tests of a full disk.
+    pub async fn limit_pages(&self, pages: Option<u64>) -> anyhow::Result<u64> {
+        use sqlx::Row as _;
+        // SQLite caps a larger value at its own maximum.
+        let cap = pages.unwrap_or(u64::from(u32::MAX));
+        self.page_cap.store(cap, Ordering::SeqCst);
+        let mut held = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            held.push(self.pool.acquire().await?);
+        }
+        let mut in_force = 0;
+        for conn in &mut held {
+            in_force = sqlx::query(&format!("PRAGMA max_page_count = {cap}"))
+                .fetch_one(&mut **conn)
+                .await?
+                .get::<i64, _>(0);
+        }
+        Ok(u64::try_from(in_force).unwrap_or(0))
+    }
+
+    /// Closes every connection (the file is complete on disk afterwards).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Starts a write transaction holding SQLite's write lock from its first statement.
     async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)
@@ -161,8 +195,23 @@ impl SqliteStore {
 ///
 /// An in-memory database lives only as long as its connections, and each connection would get
 /// its own copy, so it gets exactly one connection that is never recycled.
-fn pool_options(in_memory: bool) -> SqlitePoolOptions {
-    let options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+///
+/// Every new connection gets the page cap of [`SqliteStore::limit_pages`], if one is set.
+fn pool_options(in_memory: bool, page_cap: &Arc<AtomicU64>) -> SqlitePoolOptions {
+    let page_cap = page_cap.clone();
+    let options = SqlitePoolOptions::new()
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _| {
+            let cap = page_cap.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if cap > 0 {
+                    sqlx::query(&format!("PRAGMA max_page_count = {cap}"))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        });
     if in_memory {
         options
             .max_connections(1)

@@ -46,12 +46,12 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
         .await
         .context("opening the database to back up")?;
     source.backup_into(&args.to).await?;
-    source.pool().close().await;
+    source.close().await;
     let copy = SqliteStore::open(&format!("sqlite://{}", args.to.display()))
         .await
         .context("opening the backup to check it")?;
     let checked = copy.check_integrity().await;
-    copy.pool().close().await;
+    copy.close().await;
     checked.with_context(|| format!("the backup {} failed its check", args.to.display()))?;
     println!(
         "backup written to {} (integrity_check ok, foreign_key_check ok)",
