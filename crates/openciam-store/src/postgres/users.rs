@@ -206,7 +206,14 @@ impl UserStore for PostgresStore {
                 Err(other) => return Err(other),
             }
         }
-        tx.commit().await.map_err(map_sqlx)
+        tx.commit().await.map_err(map_sqlx)?;
+        // After a bulk write: planner statistics and the visibility map for the new rows now,
+        // rather than from autovacuum in the middle of the first sign-ins. The rows are
+        // committed either way, so a failure here is only logged.
+        if let Err(e) = sqlx::query("VACUUM (ANALYZE) users").execute(&self.pool).await {
+            tracing::warn!(error = %e, "VACUUM (ANALYZE) users after the import");
+        }
+        Ok(())
     }
 
     async fn set_user_password(
