@@ -25,6 +25,10 @@ pub struct DevArgs {
     /// Data directory (SQLite database and master key). Created when missing.
     #[arg(long, default_value = DEFAULT_DATA_DIR)]
     pub data: PathBuf,
+    /// Database URL instead of the SQLite file under --data, e.g.
+    /// postgres://postgres@127.0.0.1:5432/openciam_dev (the master key stays under --data).
+    #[arg(long)]
+    pub database: Option<String>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -74,7 +78,11 @@ fn dev_master_key(dir: &Path) -> anyhow::Result<MasterKey> {
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
     let master = dev_master_key(&args.data)?;
-    let store = app::open_store(&dev_database_url(&args.data)).await?;
+    let url = args
+        .database
+        .clone()
+        .unwrap_or_else(|| dev_database_url(&args.data));
+    let store = app::open_store(&url).await?;
     let (listener, addr) = app::bind(&args.listen).await?;
     let certs = if args.tls {
         let now = openciam_core::clock::Clock::now(&SystemClock);

@@ -25,6 +25,10 @@ pub struct StoreArgs {
     /// Production configuration file (as given to `openciam serve --config`).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Database of a dev server started with `openciam dev --database` (instead of the SQLite
+    /// file under the data directory).
+    #[arg(long, conflicts_with = "config")]
+    pub database: Option<String>,
 }
 
 /// The SQLite URL of a dev data directory.
@@ -33,6 +37,11 @@ pub fn dev_database_url(dir: &Path) -> String {
 }
 
 impl StoreArgs {
+    /// A dev server's database: `--database`, else the SQLite file under `dir`.
+    fn dev_url(&self, dir: &Path) -> String {
+        self.database.clone().unwrap_or_else(|| dev_database_url(dir))
+    }
+
     /// The database URL these arguments name (nothing is opened or created).
     pub fn database_url(&self) -> anyhow::Result<String> {
         if let Some(path) = &self.config {
@@ -50,7 +59,7 @@ impl StoreArgs {
             .data
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        Ok(dev_database_url(&dir))
+        Ok(self.dev_url(&dir))
     }
 
     /// Opens the store (migrating it; seeding the demo tenant for a dev directory) and an admin
@@ -75,7 +84,7 @@ impl StoreArgs {
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let store = crate::app::open_store(&dev_database_url(&dir)).await?;
+        let store = crate::app::open_store(&self.dev_url(&dir)).await?;
         let admin = Services::admin_only(store.clone(), clock, HasherConfig::default())?;
         seed::seed_demo(&admin).await?;
         Ok((store, admin))

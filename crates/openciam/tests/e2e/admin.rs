@@ -290,3 +290,102 @@ fn serve_starts_from_config_with_env_and_file_secrets() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("aaaaaaaa-0000-4000-8000-000000000001"));
 }
+
+/// `dev --database` keeps the dev server's data in PostgreSQL (the load tool's code-flow runs on
+/// PostgreSQL use it); the CLI reaches the same database with the same flag. Runs in the
+/// PostgreSQL pass of the suite.
+#[tokio::test]
+async fn dev_keeps_its_data_in_the_database_given() {
+    use sqlx::Connection as _;
+    let Some(base) = openciam_testkit::postgres_url() else {
+        return;
+    };
+    let schema = format!("oc_dev_{}", uuid::Uuid::new_v4().simple());
+    let mut pg = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            "demo",
+            "--email",
+            "pg.dev@example.com",
+        ])
+        .args([
+            "--password",
+            "Correct-Horse-9",
+            "--data",
+            data,
+            "--database",
+            &url,
+        ])
+        .env("OPENCIAM_LOG", "warn")
+        .output()
+        .unwrap();
+    ok(&out);
+    let mut child = Command::new(BIN)
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data,
+            "--database",
+            &url,
+        ])
+        .env("OPENCIAM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let origin = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let initiate = reqwest::Client::new()
+        .post(format!("{origin}/demo/oauth2/v2.0/initiate"))
+        .form(&[
+            ("client_id", "11111111-1111-1111-1111-111111111111"),
+            ("username", "pg.dev@example.com"),
+            ("challenge_type", "password redirect"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = initiate.status();
+    let body: serde_json::Value = initiate.json().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200, "{body}");
+    assert!(body["continuation_token"].is_string(), "{body}");
+    let (users,): (i64,) = sqlx::query_as(&format!(
+        "SELECT count(*) FROM \"{schema}\".users WHERE username_normalized = 'pg.dev@example.com'"
+    ))
+    .fetch_one(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(users, 1);
+    assert!(
+        !dir.path().join("openciam.db").exists(),
+        "no SQLite file next to the key"
+    );
+    assert!(dir.path().join("master.key").exists());
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&mut pg)
+        .await
+        .unwrap();
+}
