@@ -74,7 +74,7 @@ w("```")
 w("")
 w("| setting | value |")
 w("| --- | --- |")
-w("| modes | `openciam serve` on a SQLite file (password sign-in, refresh, RSS, readiness, 1M users) and on PostgreSQL; `openciam dev --limits bench` for the code flows (codes from the dev mailbox) |")
+w("| modes | `openciam serve` on a SQLite file (password sign-in, refresh, RSS, readiness, 1M users) and on PostgreSQL; `openciam dev --limits bench` for the code flows (codes from the dev mailbox), on its SQLite file and with `--database` on PostgreSQL |")
 w("| limits profile | `bench`: every limit counted, at 1,000,000 per window |")
 w("| SQLite | WAL, `synchronous=NORMAL` (the default; `FULL` is configurable) |")
 w(f"| argon2id | {raw_alone.get('argon2_parameters', 'argon2id m=19456 t=2 p=1')}, pool of {raw_alone.get('threads', '?')} threads (CPU count) |")
@@ -113,8 +113,13 @@ target("password sign-in ≥ 90 % of raw argon2id (same run)",
        f"{num(get('pw_pg','flows_per_s'))}/s = {num(fp and fp*100)} % of {num(get('pw_pg','raw','argon2_per_s'))}/s",
        None if f is None else f >= 0.9, None if fp is None else fp >= 0.9)
 r = get("refresh_sqlite", "flows_per_s"); rp = get("refresh_pg", "flows_per_s")
+def of_signing(name):
+    # Two RS256 signatures per grant, against the RS256 rate measured in the same run.
+    v, limit = get(name, "flows_per_s"), get(name, "raw", "rs256_per_s")
+    return "" if v is None or not limit else f" = {v * 2 / limit * 100:.0f} % of the RS256 limit ({limit:.0f}/s, 2 per grant)"
 target("refresh grant ≥ 1,500/s (RS256, rotation, durable write)",
-       f"{num(r)}/s", f"{num(rp)}/s", None if r is None else r >= 1500, None if rp is None else rp >= 1500)
+       f"{num(r)}/s{of_signing('refresh_sqlite')}", f"{num(rp)}/s{of_signing('refresh_pg')}",
+       None if r is None else r >= 1500, None if rp is None else rp >= 1500)
 p = flow_p("refresh_sqlite_1000", "p99_ms"); pp = flow_p("refresh_pg_1000", "p99_ms")
 def at_rate(name):
     c = get(name, "recorded", "completed"); fl = get(name, "recorded", "failed")
@@ -123,9 +128,15 @@ target("refresh p99 ≤ 10 ms at a fixed 1,000/s",
        f"p99 {num(p, '{:.2f}')} ms{at_rate('refresh_sqlite_1000')}", f"p99 {num(pp, '{:.2f}')} ms{at_rate('refresh_pg_1000')}",
        None if p is None else p <= 10 and get('refresh_sqlite_1000','recorded','failed') == 0,
        None if pp is None else pp <= 10 and get('refresh_pg_1000','recorded','failed') == 0)
-c = get("code_dev", "flows_per_s")
-target("e-mail-code sign-in ≥ 600 flows/s", f"{num(c)}/s (dev, SQLite)", "– (the dev mailbox is SQLite-only)",
-       None if c is None else c >= 600, None)
+ps = flow_p("refresh_sqlite_scaled", "p99_ms")
+if ps is not None:
+    rate = get("refresh_sqlite_scaled", "load") or ""
+    target("refresh p99 ≤ 10 ms at 1,000/s scaled to this machine's RS256 rate (× raw/7,000)",
+           f"p99 {num(ps, '{:.2f}')} ms at {rate.replace('open loop, ', '')}{at_rate('refresh_sqlite_scaled')}", "–",
+           ps <= 10 and get('refresh_sqlite_scaled', 'recorded', 'failed') == 0, None)
+c = get("code_dev", "flows_per_s"); cp = get("code_pg", "flows_per_s")
+target("e-mail-code sign-in ≥ 600 flows/s", f"{num(c)}/s (dev, SQLite)", f"{num(cp)}/s (dev --database)",
+       None if c is None else c >= 600, None if cp is None else cp >= 600)
 i = get("pw_sqlite", "spawned", "idle_rss_kib"); ip = get("pw_pg", "spawned", "idle_rss_kib")
 target("idle RSS ≤ 30 MiB", mib(i), mib(ip), None if i is None else i <= 30 * 1024, None if ip is None else ip <= 30 * 1024)
 peaks = [get(n, "server", "peak_rss_kib") for n in ("pw_sqlite_3x", "refresh_sqlite_3x")]
@@ -144,6 +155,44 @@ target("1,000,000 users: sign-in p50 at 20/s within 10 % of 1,000 users",
        f"{num(flow_p('pw_pg_1m_20','p50_ms'), '{:.1f}')} vs {num(flow_p('pw_pg_1k_20','p50_ms'), '{:.1f}')} ms ({num(mp and (mp-1)*100, '{:+.1f}')} %)",
        None if m is None else m <= 1.10, None if mp is None else mp <= 1.10)
 
+def micro_rows():
+    base = os.path.join(out, "criterion")
+    found = []
+    if not os.path.isdir(base):
+        return found
+    for name in sorted(os.listdir(base)):
+        path = os.path.join(base, name, "new", "estimates.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                e = json.load(f)
+            found.append((name, e["median"]["point_estimate"], e["mean"]["point_estimate"]))
+    return found
+
+
+w("## Micro-benchmarks (criterion)")
+w("")
+micro = micro_rows()
+if micro:
+    w("`cargo bench -p openciam-core --bench token_signing`, `cargo bench -p openciam-store --bench flow_lookup`,")
+    w("`cargo bench -p openciam-wire --bench form_parsing --bench error_rendering` (criterion's defaults:")
+    w("3 s warm-up, 100 samples), in the same run, before the flow runs.")
+    w("")
+    w("| benchmark | what | median | mean | per second (one core) |")
+    w("| --- | --- | ---: | ---: | ---: |")
+    what = {
+        "rs256_sign_700_bytes": "RS256 signature of a 700-byte JWT signing input (aws-lc-rs)",
+        "sqlite_token_with_flow_10k": "continuation-token lookup with its flow, SQLite file, 10,000 live tokens",
+        "form_parse_token_request": "form-encoded token request parsed into its typed request",
+        "error_envelope_missing_parameter": "Entra error envelope rendered to JSON",
+    }
+    def dur(ns):
+        return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+    for name, med, mean in micro:
+        w(f"| `{name}` | {what.get(name, '')} | {dur(med)} | {dur(mean)} | {1e9 / med:,.0f} |")
+else:
+    w("Not run in this report (`BENCH_MICRO=0`).")
+w("")
+
 w("## Targets (issue 8)")
 w("")
 w("| target | SQLite | | PostgreSQL | |")
@@ -151,44 +200,99 @@ w("| --- | --- | --- | --- | --- |")
 for row in rows:
     w("| " + " | ".join(row) + " |")
 w("")
-b, a = runs.get("fix_before"), runs.get("fix_after")
-if b and a:
-    w("## Profile-driven fix: argon2 working memory (before/after, same run)")
-    w("")
-    w("Each argon2id computation takes 19 MiB. Allocated per call, glibc raises its mmap threshold after the")
-    w("first such buffer is freed, so later buffers come from per-thread heap arenas and stay resident (the")
-    w("overload runs above peaked near 500 MiB; pinning `MALLOC_MMAP_THRESHOLD_` brought one to 60 MiB, which")
-    w("located the cause). The password hasher now lends buffers from a small pool (never more than ran at")
-    w("once; `crates/openciam-core/src/strategy/password/memory.rs`), and the start-up dummy hash uses memory")
-    w("of its own, so an idle server keeps none.")
-    w("")
-    w("| server | flows/s | failed | flow p50 ms | peak RSS | idle RSS | load before |")
-    w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    for label, r in (("before", b), ("after", a)):
-        w(f"| {label} | {r['flows_per_s']:.1f} | {r['recorded']['failed']} | {(r['recorded'].get('flow') or {}).get('p50_ms', 0):.1f} | "
-          f"{mib(r['server']['peak_rss_kib'])} | {mib(r['spawned']['idle_rss_kib'])} | {r['machine']['load_before']} |")
-    w("")
+w("## Profile-driven changes (before/after)")
+w("")
+w("### Planner statistics after a bulk import (same run)")
+w("")
+w("The 1,000,000-user target was missed in the previous report (+20 % SQLite, +66 % PostgreSQL, taken at")
+w("a load average of 3–9). Suspecting autovacuum and a WAL holding the whole import, `openciam user import`")
+w("now ends a bulk write with `VACUUM (ANALYZE) users` on PostgreSQL and `PRAGMA optimize` plus")
+w("`PRAGMA wal_checkpoint(TRUNCATE)` on SQLite. Before: the server of the previous commit (its own")
+w("import), after: this one. On this quiet machine both sides are within the target and within each")
+w("other's noise (p50 at 20/s is mostly one argon2id hash): the earlier miss came from the machine's load,")
+w("not from the number of users. The step is kept as ordinary hygiene after a bulk load; it is not shown")
+w("to make sign-in faster.")
+w("")
+w("| 1,000,000 users, sign-in at 20/s | server | flow p50 ms | flow p90 ms | flow p99 ms | seed s | load before |")
+w("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+for label, before, after in (("SQLite", "fix_million_sqlite_before", "pw_sqlite_1m_20"), ("PostgreSQL", "fix_million_pg_before", "pw_pg_1m_20")):
+    for side, n in (("before", before), ("after", after)):
+        r = runs.get(n)
+        if not r:
+            continue
+        fl = r["recorded"].get("flow") or {}
+        w(f"| {label} | {side} | {fl.get('p50_ms', 0):.1f} | {fl.get('p90_ms', 0):.1f} | {fl.get('p99_ms', 0):.1f} | "
+          f"{r['spawned']['seed_seconds']:.1f} | {r['machine']['load_before']} |")
+w("")
+w("### Tried and reverted (2026-11-28, measured by hand)")
+w("")
+w("The code-flow profile pointed at SQLite's write lock and at the runtime's workers busy signing, so")
+w("two changes were built and measured against the previous commit, alternating the servers, 8 s")
+w("closed-loop runs on a quiet machine (`openciam-bench run --spawn serve --flow refresh --concurrency 32")
+w("--sessions 512 --duration 8`, `--spawn dev --flow code-signin --concurrency 32 --duration 8`,")
+w("`--spawn serve --flow password-signin --concurrency 16 --duration 8 --raw`): **W**, every write on one")
+w("dedicated writer connection (writers queue in the pool instead of sleeping in SQLite's busy handler);")
+w("**S**, both RS256 signatures on tokio's blocking pool.")
+w("")
+w("| server | refresh/s (2 rounds) | code sign-in/s (2 rounds) | password sign-in/s (2 rounds) |")
+w("| --- | --- | --- | --- |")
+w("| previous commit | 585, 614 | 102, 130 | 53.4, 53.6 |")
+w("| W + S | 532, 490 | 145, 104 | 50.2, 54.4 |")
+w("| W only | 354, 352 | 119, 135 | 55.6, 59.4 |")
+w("| S only | 587, 510 | 131, 108 | – |")
+w("")
+w("Run-to-run spread on this VM is about ±15 %; within it neither change helped the code flow or the")
+w("password flow, and the single writer cost refresh 15–40 % (a transaction holds the one connection")
+w("while its next statement waits for a runtime worker). Both were reverted. What bounds the code flow")
+w("here is the time SQLite's write lock is held across statement round trips inside write")
+w("transactions (about 7 transactions and 28 statements per flow), which fewer round trips per")
+w("transaction would shorten; that change is not made here.")
+w("")
+w("An earlier fix (2026-11-27, figures in the git history of this file): argon2id working memory is")
+w("lent from a small pool (`crates/openciam-core/src/strategy/password/memory.rs`) instead of allocated")
+w("per call, which took peak RSS at three times the saturating password load from 462 MiB to 63 MiB.")
+w("")
+w("Overload behaviour measured by hand (non-hashing endpoints while password grants are shed):")
+w("[benchmarks-overload.md](benchmarks-overload.md).")
+w("")
 w("## Reading these figures")
 w("")
-w("- The load averages show how busy the machine was: these runs shared 2 cores with other builds and")
-w("  test suites, so throughput targets that are missed here need a re-run on a quiet machine")
-w("  (`scripts/bench.sh`, nothing else) before they say anything about openciam. The raw windows of a")
-w("  run were measured under the same load, so the password-sign-in fraction stays meaningful.")
+w("- The load averages show how busy the machine was; figures taken while other work ran understate")
+w("  what openciam can do. The raw windows of a run are measured under the same load as its flows, so")
+w("  fractions of the raw limits stay meaningful.")
+w("- The targets were set against a 2-vCPU AMD EPYC (Zen 4) signing about 3,500 RS256/s per core. Each")
+w("  refresh grant and each completed sign-in signs two tokens, so RS256 alone bounds refresh at half the")
+w("  raw RS256 rate of the machine, before any HTTP or database work; the refresh row gives the share of")
+w("  that limit reached.")
 w("- Refresh at a fixed rate reports `dropped: no idle session` when every session is already waiting")
 w("  for an answer: the server did not keep up with the rate.")
 w("- Profiling on this VM: hardware counters are not available (`perf stat -e instructions` reports")
-w("  not supported); `perf record -e cpu-clock` or `valgrind --tool=callgrind` remain.")
+w("  not supported); `perf record -e cpu-clock` works.")
 w("")
-w("## Where refresh time goes (profile, 2026-11-27)")
+w("## Where the time goes (profiles, 2026-11-28)")
 w("")
-w("`perf record -e cpu-clock -g -p SERVER_PID -- sleep 6` during `openciam-bench run --spawn serve --flow")
-w("refresh --concurrency 32 --sessions 256 --duration 15` (469 refreshes/s with perf attached, server at 49 % of both cores,")
-w("load average about 6): about 27 % of the server's samples are RS256 signing in aws-lc-rs (two tokens per")
-w("response), about 35 % are the kernel switching threads (`finish_task_switch`, spin-lock release: every")
-w("SQLite statement is handed to sqlx's per-connection worker thread and back), SQLite itself under 1 %,")
-w("malloc about 4 %. With the server below full CPU at 32 requests in flight, the next step for the")
-w("refresh targets is fewer hand-offs per grant (fewer statements per rotation, or one per transaction)")
-w("before faster signing.")
+w("`perf record -e cpu-clock -F 2000 [-g] -p SERVER_PID -- sleep 5` during the closed-loop runs above, on a")
+w("quiet machine (load average under 2).")
+w("")
+w("- Refresh (556/s, server at 71 % of both cores while sampled): RS256 in aws-lc-rs about 50 % of the")
+w("  server's samples (`bn_sqrx8x_internal`, `mulx4x_internal`), the kernel 29 % (`finish_task_switch`")
+w("  15 %: threads handing work to each other), sqlx's SQLite worker threads 21 %, SQLite's own code")
+w("  under 2 %. With half the CPU in signing, the RS256 limit caps refresh here near 1,750/s however")
+w("  cheap the rest becomes.")
+w("- E-mail-code sign-in (95–155/s, server at 50–60 %): the kernel 45 % of samples (`finish_task_switch`")
+w("  24 %, wake-ups 16 %, from `flume` channel hand-offs to sqlx's SQLite worker threads and back),")
+w("  RS256 12 %, sqlx's worker threads 42 % of samples. A flow runs 28 statements in 7 write transactions")
+w("  (`OPENCIAM_LOG=sqlx::query=debug`): per request the tenant, the app and the user are read, the rate")
+w("  limits counted and the continuation token read and replaced; the code is stored, counted, tried and")
+w("  used; a refresh-token family is started; two audit events are written. Every statement is a round")
+w("  trip to the connection's worker thread, so the cost is in the hand-offs, not in SQLite. At one")
+w("  virtual user a flow takes 9 ms; at 32 the rate barely rises (about 140/s) while the CPU stays near")
+w("  60 %: the flows queue on SQLite's write lock, held across those round trips.")
+w("- Password sign-in (53–59/s, server at 90–93 %): argon2id 66 % of the server's samples, the kernel")
+w("  16 % (thread switches, mostly sqlx's workers and the runtime preempting the hash threads), RS256 4 %.")
+w("  With the hash pool as large as the core count, every other piece of work of a sign-in takes its CPU")
+w("  from argon2id, which is why the flow rate stays near two thirds of the raw rate on SQLite and on")
+w("  PostgreSQL alike.")
 w("")
 w("## Runs")
 w("")

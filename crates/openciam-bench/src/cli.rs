@@ -97,7 +97,7 @@ pub struct RunArgs {
     /// Data directory for --spawn (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Database URL for --spawn serve (default: SQLite file in the data directory). Must be empty.
+    /// Database URL for --spawn serve or dev (default: SQLite file in the data directory). Must be empty.
     #[arg(long)]
     pub database: Option<String>,
     /// Users with a password to seed (--spawn), named pw{i}@bench.example; sign-in uses them in turn.

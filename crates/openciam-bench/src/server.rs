@@ -131,6 +131,8 @@ struct Plan {
     data: PathBuf,
     port: u16,
     config: Option<PathBuf>,
+    /// `--database` of a dev server (PostgreSQL instead of its SQLite file).
+    dev_database: Option<String>,
 }
 
 impl Plan {
@@ -145,6 +147,9 @@ impl Plan {
                     .arg(format!("127.0.0.1:{}", self.port))
                     .arg("--limits")
                     .arg("bench");
+                if let Some(url) = &self.dev_database {
+                    c.arg("--database").arg(url);
+                }
             }
             SpawnMode::Serve => {
                 c.arg("serve")
@@ -160,6 +165,9 @@ impl Plan {
             Some(cfg) => c.arg("--config").arg(cfg),
             None => c.arg("--data").arg(&self.data),
         };
+        if let Some(url) = &self.dev_database {
+            c.arg("--database").arg(url);
+        }
     }
 
     fn start(&self) -> anyhow::Result<(Child, Instant)> {
@@ -277,6 +285,10 @@ pub async fn spawn(args: &RunArgs, mode: SpawnMode) -> anyhow::Result<Spawned> {
         data: data.clone(),
         port,
         config,
+        dev_database: match mode {
+            SpawnMode::Dev => args.database.clone(),
+            SpawnMode::Serve => None,
+        },
     };
     let origin = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
@@ -338,7 +350,8 @@ pub async fn spawn(args: &RunArgs, mode: SpawnMode) -> anyhow::Result<Spawned> {
     let idle_rss_kib = crate::procfs::status_kib(pid, "VmRSS");
     let command = format!("{:?}", plan.server_command())
         .replace('"', "")
-        .replace(&data.display().to_string(), "DATA");
+        .replace(&data.display().to_string(), "DATA")
+        .replace(&database, &redact(&database));
     let postgres = database.starts_with("postgres");
     Ok(Spawned {
         child,
