@@ -346,11 +346,9 @@ async fn dev_keeps_its_data_in_the_database_given() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let first = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
+    // The reader lives as long as the server: a closed pipe would fail its later banner lines.
+    let mut banner = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = banner.next().unwrap().unwrap();
     let origin = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -370,6 +368,7 @@ async fn dev_keeps_its_data_in_the_database_given() {
     let body: serde_json::Value = initiate.json().await.unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    drop(banner);
     assert_eq!(status, 200, "{body}");
     assert!(body["continuation_token"].is_string(), "{body}");
     let (users,): (i64,) = sqlx::query_as(&format!(
