@@ -86,6 +86,7 @@ macro_rules! contract_suite {
                 delete_app_takes_its_flows_and_sessions,
                 flow_and_token_round_trip,
                 add_token_refused_after_advance,
+                failed_writes_leave_no_transaction_open,
                 advance_flow_is_compare_and_swap,
                 advance_flow_keeps_user_when_none_given,
                 concurrent_advance_has_one_winner,
@@ -745,6 +746,38 @@ async fn flow_and_token_round_trip(store: &dyn Store) {
     );
     let (_, unchanged) = store.token_with_flow(&t.token_hash).await.unwrap().unwrap();
     assert_eq!(unchanged, stored, "a refused token writes no state");
+}
+
+/// A write that fails half-way (its second statement clashes) is rolled back in full, and the
+/// connection it ran on goes back to the pool outside any transaction: more failures than the
+/// pool has connections, then writes that must all be committed and visible to other readers.
+async fn failed_writes_leave_no_transaction_open(store: &dyn Store) {
+    let (_, a, _) = seed(store).await;
+    let (f, t) = started_flow(store, &a).await;
+    for i in 0..24 {
+        let clash = ContinuationRecord {
+            step: format!("clash {i}"),
+            ..t.clone()
+        };
+        assert!(is_conflict(store.add_token(&clash, &json!({"try": i})).await));
+        let other = flow(&a, T0 + 900);
+        assert!(
+            is_conflict(store.create_flow(&other, &t).await),
+            "same first token"
+        );
+        assert_eq!(store.token_with_flow(&random_hash()).await.unwrap(), None);
+    }
+    let mut added = Vec::new();
+    for i in 0..24 {
+        let next = token(&f, 0, "continue");
+        assert!(store.add_token(&next, &json!({"added": i})).await.unwrap());
+        added.push(next);
+    }
+    for next in &added {
+        let (found, flow) = store.token_with_flow(&next.token_hash).await.unwrap().unwrap();
+        assert_eq!(&found, next);
+        assert_eq!(flow.state, json!({"added": 23}));
+    }
 }
 
 async fn add_token_refused_after_advance(store: &dyn Store) {

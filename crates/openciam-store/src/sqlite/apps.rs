@@ -37,12 +37,14 @@ impl AppStore for SqliteStore {
     }
 
     async fn create_app(&self, app: &App) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_app(&mut conn, app).await
     }
 
     /// The tenant and creation time are not settings: they are kept as stored.
     async fn update_app(&self, app: &App) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query(
             "UPDATE apps SET display_name = ?, public_client = ?, native_auth = ?, method = ?, \
              cors_origins = ?, identifier_uri = ?, scopes = ?, signup_attributes = ?, mfa_policy = ? \

@@ -11,6 +11,7 @@ use openciam_core::ports::{AuditStore, StoreResult};
 #[async_trait]
 impl AuditStore for SqliteStore {
     async fn append_audit(&self, r: &AuditRecord) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         sqlx::query(
             "INSERT INTO audit_events (at, tenant_id, user_id, username, event, details, ip, user_agent, correlation_id) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -50,6 +51,7 @@ impl AuditStore for SqliteStore {
     }
 
     async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query("DELETE FROM audit_events WHERE at < ?")
             .bind(before)
             .execute(&self.pool)

@@ -28,6 +28,7 @@ impl AuthMethodStore for SqliteStore {
     }
 
     async fn add_auth_method(&self, method: &AuthMethod) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_auth_method(&mut conn, method).await
     }
@@ -38,6 +39,7 @@ impl AuthMethodStore for SqliteStore {
         user: UserId,
         id: AuthMethodId,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query("DELETE FROM auth_methods WHERE tenant_id = ? AND user_id = ? AND id = ?")
             .bind(uuid_text(tenant.0))
             .bind(uuid_text(user.0))
@@ -49,6 +51,7 @@ impl AuthMethodStore for SqliteStore {
     }
 
     async fn remove_auth_methods(&self, tenant: TenantId, user: UserId) -> StoreResult<u64> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query("DELETE FROM auth_methods WHERE tenant_id = ? AND user_id = ?")
             .bind(uuid_text(tenant.0))
             .bind(uuid_text(user.0))
@@ -65,6 +68,7 @@ impl AuthMethodStore for SqliteStore {
         id: AuthMethodId,
         now: i64,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query(
             "UPDATE auth_methods SET last_used_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ?",
         )

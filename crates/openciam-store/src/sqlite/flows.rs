@@ -23,11 +23,33 @@ const CODE_SEND_RETENTION: i64 = 86_400;
 #[async_trait]
 impl FlowStore for SqliteStore {
     async fn create_flow(&self, flow: &FlowRecord, token: &ContinuationRecord) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        insert_flow(&mut tx, flow).await?;
-        // The first token belongs to this flow at its initial generation.
-        insert_token(&mut tx, token, flow.id, flow.generation).await?;
-        tx.commit().await.map_err(map_sqlx)
+        // The first token belongs to this flow at its initial generation (?7).
+        let batch = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             INSERT INTO flows (id, tenant_id, client_id, kind, user_id, state, generation, \
+             challenge_types, capabilities, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11); \
+             INSERT INTO continuation_tokens (token_hash, flow_id, step, generation, issued_at, expires_at) \
+             VALUES (?12, ?1, ?13, ?7, ?14, ?15); \
+             COMMIT",
+        )
+        .bind(uuid_text(flow.id.0))
+        .bind(uuid_text(flow.tenant_id.0))
+        .bind(flow.client_id.as_str().to_owned())
+        .bind(flow.kind.as_str().to_owned())
+        .bind(flow.user_id.map(|id| uuid_text(id.0)))
+        .bind(flow.state.to_string())
+        .bind(flow.generation)
+        .bind(encode_list(&flow.challenge_types)?)
+        .bind(encode_list(&flow.capabilities)?)
+        .bind(flow.created_at)
+        .bind(flow.expires_at)
+        .bind(token.token_hash.clone())
+        .bind(token.step.clone())
+        .bind(token.issued_at)
+        .bind(token.expires_at);
+        self.write_batch(batch).await?;
+        Ok(())
     }
 
     async fn token_with_flow(
@@ -55,24 +77,23 @@ impl FlowStore for SqliteStore {
     }
 
     async fn add_token(&self, token: &ContinuationRecord, state: &serde_json::Value) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        // The state update is the generation check: once it matched, the write lock keeps any
-        // advance out until the token is in.
-        let done = sqlx::query("UPDATE flows SET state = ? WHERE id = ? AND generation = ?")
-            .bind(state.to_string())
-            .bind(uuid_text(token.flow_id.0))
-            .bind(token.generation)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await.map_err(map_sqlx)?;
-            return Ok(false);
-        }
-        // A duplicate hash is `Conflict`; dropping the transaction undoes the state too.
-        insert_token(&mut tx, token, token.flow_id, token.generation).await?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(true)
+        // The state update is the generation check; the token goes in only when it matched, in
+        // the same transaction. A duplicate hash is `Conflict`, and the state is rolled back.
+        let batch = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             UPDATE flows SET state = ?1 WHERE id = ?2 AND generation = ?3; \
+             INSERT INTO continuation_tokens (token_hash, flow_id, step, generation, issued_at, expires_at) \
+             SELECT ?4, ?2, ?5, ?3, ?6, ?7 WHERE changes() = 1 RETURNING 1; \
+             COMMIT",
+        )
+        .bind(state.to_string())
+        .bind(uuid_text(token.flow_id.0))
+        .bind(token.generation)
+        .bind(token.token_hash.clone())
+        .bind(token.step.clone())
+        .bind(token.issued_at)
+        .bind(token.expires_at);
+        Ok(self.write_batch(batch).await?.len() == 1)
     }
 
     async fn advance_flow(
@@ -83,21 +104,26 @@ impl FlowStore for SqliteStore {
         user_id: Option<UserId>,
         next: Option<&ContinuationRecord>,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        if bump_generation(&mut tx, flow_id, expected_generation, state, user_id)
-            .await?
-            .is_none()
-        {
-            tx.rollback().await.map_err(map_sqlx)?;
-            return Ok(false);
-        }
-        if let Some(next) = next {
-            // The new token belongs to this flow at the generation this transaction created,
-            // whatever the caller put in the record.
-            insert_token(&mut tx, next, flow_id, expected_generation + 1).await?;
-        }
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(true)
+        // The compare-and-swap of `bump_generation`; the next token (if any) goes in only when
+        // it matched, at the generation it created, whatever the caller put in the record.
+        let batch = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             UPDATE flows SET state = ?1, user_id = COALESCE(?2, user_id), generation = generation + 1 \
+             WHERE id = ?3 AND generation = ?4 RETURNING 1; \
+             INSERT INTO continuation_tokens (token_hash, flow_id, step, generation, issued_at, expires_at) \
+             SELECT ?5, ?3, ?6, ?4 + 1, ?7, ?8 WHERE ?9 AND changes() = 1; \
+             COMMIT",
+        )
+        .bind(state.to_string())
+        .bind(user_id.map(|id| uuid_text(id.0)))
+        .bind(uuid_text(flow_id.0))
+        .bind(expected_generation)
+        .bind(next.map(|t| t.token_hash.clone()))
+        .bind(next.map(|t| t.step.clone()))
+        .bind(next.map(|t| t.issued_at))
+        .bind(next.map(|t| t.expires_at))
+        .bind(next.is_some());
+        Ok(!self.write_batch(batch).await?.is_empty())
     }
 
     /// The flow's `user_id` becomes the new user's id. The generation is checked first, so a
@@ -221,29 +247,6 @@ pub(super) async fn delete_user_flows(
             .await
             .map_err(map_sqlx)?;
     Ok(done.rows_affected())
-}
-
-async fn insert_flow(conn: &mut SqliteConnection, flow: &FlowRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO flows (id, tenant_id, client_id, kind, user_id, state, generation, \
-         challenge_types, capabilities, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(uuid_text(flow.id.0))
-    .bind(uuid_text(flow.tenant_id.0))
-    .bind(flow.client_id.as_str())
-    .bind(flow.kind.as_str())
-    .bind(flow.user_id.map(|id| uuid_text(id.0)))
-    .bind(flow.state.to_string())
-    .bind(flow.generation)
-    .bind(encode_list(&flow.challenge_types)?)
-    .bind(encode_list(&flow.capabilities)?)
-    .bind(flow.created_at)
-    .bind(flow.expires_at)
-    .execute(conn)
-    .await
-    .map_err(map_sqlx)?;
-    Ok(())
 }
 
 async fn insert_token(

@@ -23,6 +23,7 @@ impl KeyStore for SqliteStore {
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_key(&mut conn, key).await
     }

@@ -66,6 +66,7 @@ impl LockoutStore for SqliteStore {
     }
 
     async fn clear_lockout(&self, tenant: TenantId, user: UserId) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query("DELETE FROM lockouts WHERE tenant_id = ? AND user_id = ?")
             .bind(uuid_text(tenant.0))
             .bind(uuid_text(user.0))

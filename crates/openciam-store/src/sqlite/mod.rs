@@ -6,6 +6,10 @@
 //! failing with `SQLITE_BUSY` when a deferred read lock cannot be upgraded. Single-statement
 //! writes take the write lock directly and need no transaction.
 //!
+//! Within one process, writers also take turns before they ask SQLite for its lock (see
+//! [`write`]): a writer that finds the lock taken would otherwise sleep in SQLite's busy handler
+//! for whole milliseconds, however soon the lock came free.
+//!
 //! One file per aggregate implements its port; row mapping lives in [`crate::rows`].
 
 mod apps;
@@ -21,6 +25,9 @@ mod rate_limits;
 mod refresh;
 mod tenants;
 mod users;
+mod write;
+
+pub(crate) use write::WriteTx;
 
 use crate::error::map_sqlx;
 use anyhow::Context as _;
@@ -28,7 +35,6 @@ use openciam_core::ports::StoreResult;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +69,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// `PRAGMA max_page_count` for every connection, present and future (0: SQLite's own).
     page_cap: Arc<AtomicU64>,
+    /// This process's writers, one at a time (see [`write`]).
+    writers: write::WriteTurns,
 }
 
 impl SqliteStore {
@@ -97,7 +105,11 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open SQLite database {url:?}"))?;
-        Ok(Self { pool, page_cap })
+        Ok(Self {
+            pool,
+            page_cap,
+            writers: write::WriteTurns::default(),
+        })
     }
 
     /// Applies the embedded migrations (`migrations/sqlite`) that have not run yet.
@@ -181,9 +193,18 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    /// Starts a write transaction holding SQLite's write lock from its first statement.
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)
+    /// Starts a write transaction holding SQLite's write lock from its first statement, once it
+    /// is this process's turn to write.
+    async fn begin_write(&self) -> StoreResult<WriteTx> {
+        let turn = self.writers.wait().await?;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)?;
+        Ok(WriteTx::new(tx, turn))
+    }
+
+    /// Waits for this process's turn to write, for a single-statement write outside
+    /// [`SqliteStore::begin_write`]; the turn ends when the returned value is dropped.
+    async fn write_turn(&self) -> StoreResult<write::Turn> {
+        self.writers.wait().await
     }
 }
 
@@ -201,6 +222,10 @@ fn pool_options(in_memory: bool, page_cap: &Arc<AtomicU64>) -> SqlitePoolOptions
     let page_cap = page_cap.clone();
     let options = SqlitePoolOptions::new()
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx pings a connection when it goes back to the pool; a second ping when it comes out
+        // again (the default) is one more round trip to the connection's worker thread for every
+        // statement, and a file connection cannot go stale in between.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             let cap = page_cap.load(Ordering::SeqCst);
             Box::pin(async move {

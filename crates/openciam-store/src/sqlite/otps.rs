@@ -1,9 +1,10 @@
 //! [`OtpStore`] on SQLite.
 //!
 //! A flow has at most one code (`otps.flow_id` is the key); storing another replaces it, which
-//! invalidates the old hash and resets the tries. Each check and each send reservation is one
-//! `BEGIN IMMEDIATE` transaction, so parallel requests are serialised on the write lock: a code
-//! can never be evaluated more than its try limit, nor an address sent more than its send limit.
+//! invalidates the old hash and resets the tries. Each check is one `BEGIN IMMEDIATE`
+//! transaction and each send reservation one statement, so parallel requests are serialised on
+//! the write lock: a code can never be evaluated more than its try limit, nor an address sent
+//! more than its send limit.
 
 use super::SqliteStore;
 use crate::error::map_sqlx;
@@ -12,10 +13,12 @@ use async_trait::async_trait;
 use openciam_core::ids::{FlowId, TenantId};
 use openciam_core::model::{OtpAttempt, OtpRecord};
 use openciam_core::ports::{OtpStore, StoreResult};
+use sqlx::Row as _;
 
 #[async_trait]
 impl OtpStore for SqliteStore {
     async fn put_otp(&self, otp: &OtpRecord) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         sqlx::query(
             "INSERT INTO otps (flow_id, code_hash, address, created_at, expires_at, attempts, used_at) \
              VALUES (?, ?, ?, ?, ?, 0, NULL) \
@@ -36,38 +39,33 @@ impl OtpStore for SqliteStore {
 
     /// A code is live while `now < expires_at`.
     async fn attempt_otp(&self, flow_id: FlowId, now: i64, max_attempts: i64) -> StoreResult<OtpAttempt> {
-        let flow_id = uuid_text(flow_id.0);
-        let mut tx = self.begin_write().await?;
-        let counted = sqlx::query_as::<_, OtpCheckRow>(
-            "UPDATE otps SET attempts = attempts + 1 \
-             WHERE flow_id = ? AND used_at IS NULL AND expires_at > ? AND attempts < ? \
-             RETURNING code_hash, attempts",
+        // When the update refuses, the same transaction reads why: the row is exactly what the
+        // update refused. The two statements' rows differ in shape.
+        let batch = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             UPDATE otps SET attempts = attempts + 1 \
+             WHERE flow_id = ?1 AND used_at IS NULL AND expires_at > ?2 AND attempts < ?3 \
+             RETURNING code_hash, attempts; \
+             SELECT used_at, expires_at, attempts FROM otps WHERE flow_id = ?1 AND changes() = 0; \
+             COMMIT",
         )
-        .bind(&flow_id)
+        .bind(uuid_text(flow_id.0))
         .bind(now)
-        .bind(max_attempts)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        let outcome = match counted {
-            Some(row) => row.into_attempt(),
-            None => {
-                // Still under the write lock: the row is exactly what the update refused.
-                let status = sqlx::query_as::<_, OtpStatusRow>(
-                    "SELECT used_at, expires_at, attempts FROM otps WHERE flow_id = ?",
-                )
-                .bind(&flow_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
-                otp_refusal(status, now, max_attempts)
-            }
+        .bind(max_attempts);
+        let rows = self.write_batch(batch).await?;
+        let Some(row) = rows.first() else {
+            return Ok(OtpAttempt::NoCode);
         };
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(outcome)
+        if row.try_column("code_hash").is_ok() {
+            let counted: OtpCheckRow = sqlx::FromRow::from_row(row).map_err(map_sqlx)?;
+            return Ok(counted.into_attempt());
+        }
+        let status: OtpStatusRow = sqlx::FromRow::from_row(row).map_err(map_sqlx)?;
+        Ok(otp_refusal(Some(status), now, max_attempts))
     }
 
     async fn consume_otp(&self, flow_id: FlowId, code_hash: &[u8], now: i64) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         // One statement: the hash check and the mark cannot be split by a replacement.
         let done = sqlx::query(
             "UPDATE otps SET used_at = ? WHERE flow_id = ? AND code_hash = ? AND used_at IS NULL",
@@ -90,29 +88,21 @@ impl OtpStore for SqliteStore {
         window_start: i64,
         max: i64,
     ) -> StoreResult<bool> {
-        let tenant = uuid_text(tenant.0);
-        let mut tx = self.begin_write().await?;
-        let (sent,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM code_sends WHERE tenant_id = ? AND address = ? AND sent_at >= ?",
+        // One statement, so the count and the insert cannot be split by another send.
+        let _turn = self.write_turn().await?;
+        let done = sqlx::query(
+            "INSERT INTO code_sends (tenant_id, address, sent_at) SELECT ?1, ?2, ?3 \
+             WHERE (SELECT COUNT(*) FROM code_sends \
+                    WHERE tenant_id = ?1 AND address = ?2 AND sent_at >= ?4) < ?5",
         )
-        .bind(&tenant)
+        .bind(uuid_text(tenant.0))
         .bind(address)
+        .bind(now)
         .bind(window_start)
-        .fetch_one(&mut *tx)
+        .bind(max)
+        .execute(&self.pool)
         .await
         .map_err(map_sqlx)?;
-        if sent >= max {
-            tx.rollback().await.map_err(map_sqlx)?;
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO code_sends (tenant_id, address, sent_at) VALUES (?, ?, ?)")
-            .bind(&tenant)
-            .bind(address)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(true)
+        Ok(done.rows_affected() == 1)
     }
 }

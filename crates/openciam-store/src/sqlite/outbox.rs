@@ -23,6 +23,7 @@ fn record((id, tenant_name, sealed, attempts, created_at): MailRow) -> OutboxMai
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn enqueue_mail(&self, mail: &OutboxMail) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         sqlx::query(
             "INSERT INTO mail_outbox (id, tenant_name, sealed, attempts, next_attempt_at, lease, created_at) \
              VALUES (?, ?, ?, ?, ?, NULL, ?)",
@@ -46,6 +47,7 @@ impl OutboxStore for SqliteStore {
         lease: &str,
         limit: i64,
     ) -> StoreResult<Vec<OutboxMail>> {
+        let _turn = self.write_turn().await?;
         let rows = sqlx::query_as::<_, MailRow>(
             "UPDATE mail_outbox SET lease = ?, next_attempt_at = ? \
              WHERE id IN (SELECT id FROM mail_outbox WHERE next_attempt_at <= ? \
@@ -63,6 +65,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn delete_mail(&self, id: &str, lease: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query("DELETE FROM mail_outbox WHERE id = ? AND lease = ?")
             .bind(id)
             .bind(lease)
@@ -73,6 +76,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn retry_mail(&self, id: &str, lease: &str, next_attempt_at: i64) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query(
             "UPDATE mail_outbox SET attempts = attempts + 1, lease = NULL, next_attempt_at = ? \
              WHERE id = ? AND lease = ?",

@@ -28,6 +28,7 @@ impl RateLimitStore for SqliteStore {
         window_seconds: i64,
         max: i64,
     ) -> StoreResult<RateHit> {
+        let _turn = self.write_turn().await?;
         let (hits, expires_at): (i64, i64) = sqlx::query_as(HIT)
             .bind(bucket)
             .bind(now)
@@ -43,6 +44,7 @@ impl RateLimitStore for SqliteStore {
     }
 
     async fn purge_rate_limits(&self, now: i64) -> StoreResult<u64> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query("DELETE FROM rate_limit_buckets WHERE expires_at <= ?")
             .bind(now)
             .execute(&self.pool)

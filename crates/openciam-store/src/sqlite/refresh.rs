@@ -18,34 +18,27 @@ use sqlx::SqliteConnection;
 #[async_trait]
 impl RefreshTokenStore for SqliteStore {
     async fn create_family(&self, first: &RefreshRecord) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO refresh_families (id, tenant_id, client_id, user_id, created_at, \
-             revoked_at, revoke_reason) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+        let batch = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             INSERT INTO refresh_families (id, tenant_id, client_id, user_id, created_at, \
+             revoked_at, revoke_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL); \
+             INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, expires_at, \
+             rotated_at) VALUES (?7, ?1, ?8, ?9, ?10, ?11); \
+             COMMIT",
         )
         .bind(uuid_text(first.family_id.0))
         .bind(uuid_text(first.tenant_id.0))
-        .bind(first.client_id.as_str())
+        .bind(first.client_id.as_str().to_owned())
         .bind(uuid_text(first.user_id.0))
         .bind(first.family_created_at)
         .bind(first.revoked_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, expires_at, \
-             rotated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&first.token_hash)
-        .bind(uuid_text(first.family_id.0))
+        .bind(first.token_hash.clone())
         .bind(encode_list(&first.scopes)?)
         .bind(first.issued_at)
         .bind(first.expires_at)
-        .bind(first.rotated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)
+        .bind(first.rotated_at);
+        self.write_batch(batch).await?;
+        Ok(())
     }
 
     async fn refresh_by_hash(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>> {
@@ -71,46 +64,39 @@ impl RefreshTokenStore for SqliteStore {
         allow_rotated_since: Option<i64>,
         next: &RefreshRecord,
     ) -> StoreResult<RotateOutcome> {
-        let mut tx = self.begin_write().await?;
         // `rotated_at >= NULL` is never true, so without a grace window only a never-rotated
         // token qualifies. COALESCE keeps the first rotation time: reuse inside the grace window
-        // must not slide the window forward.
-        let done = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?) \
-             WHERE token_hash = ? \
-             AND (rotated_at IS NULL OR rotated_at >= ?) \
+        // must not slide the window forward. The successor goes in only when the update took,
+        // and joins the old token's family, whatever `next.family_id` says.
+        let batch = sqlx::query(
+            "BEGIN IMMEDIATE; \
+             UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, ?1) \
+             WHERE token_hash = ?2 \
+             AND (rotated_at IS NULL OR rotated_at >= ?3) \
              AND EXISTS (SELECT 1 FROM refresh_families f \
-                         WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)",
+                         WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL); \
+             INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, expires_at, \
+             rotated_at) \
+             SELECT ?4, family_id, ?5, ?6, ?7, NULL FROM refresh_tokens \
+             WHERE token_hash = ?2 AND changes() = 1 RETURNING 1; \
+             COMMIT",
         )
         .bind(now)
-        .bind(old_hash)
+        .bind(old_hash.to_vec())
         .bind(allow_rotated_since)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await.map_err(map_sqlx)?;
-            return Ok(RotateOutcome::AlreadyRotated);
-        }
-        // The successor joins the old token's family, whatever `next.family_id` says.
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, scopes, issued_at, expires_at, \
-             rotated_at) \
-             SELECT ?, family_id, ?, ?, ?, NULL FROM refresh_tokens WHERE token_hash = ?",
-        )
-        .bind(&next.token_hash)
+        .bind(next.token_hash.clone())
         .bind(encode_list(&next.scopes)?)
         .bind(next.issued_at)
-        .bind(next.expires_at)
-        .bind(old_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(RotateOutcome::Rotated)
+        .bind(next.expires_at);
+        Ok(if self.write_batch(batch).await?.is_empty() {
+            RotateOutcome::AlreadyRotated
+        } else {
+            RotateOutcome::Rotated
+        })
     }
 
     async fn revoke_family(&self, family: FamilyId, now: i64, reason: &str) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         // The first revocation (time and reason) is the one kept.
         sqlx::query(
             "UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? \
@@ -132,6 +118,7 @@ impl RefreshTokenStore for SqliteStore {
         now: i64,
         reason: &str,
     ) -> StoreResult<u64> {
+        let _turn = self.write_turn().await?;
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         revoke_user_families_in(&mut conn, tenant, user, now, reason).await
     }

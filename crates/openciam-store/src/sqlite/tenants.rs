@@ -15,6 +15,7 @@ const TENANT_COLUMNS: &str = "id, name, domain, password_policy, security, creat
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_tenant(&mut conn, tenant).await
     }
@@ -61,6 +62,7 @@ impl TenantStore for SqliteStore {
             .collect()
     }
     async fn set_tenant_security(&self, id: TenantId, security: &TenantSecurity) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         let done = sqlx::query("UPDATE tenants SET security = ? WHERE id = ?")
             .bind(encode_security(security)?)
             .bind(uuid_text(id.0))

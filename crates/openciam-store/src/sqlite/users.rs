@@ -49,6 +49,7 @@ impl UserStore for SqliteStore {
         attributes: &serde_json::Map<String, serde_json::Value>,
         now: i64,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         let attributes = serde_json::to_string(attributes).map_err(|e| StoreError::Other(e.into()))?;
         let done =
             sqlx::query("UPDATE users SET attributes = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
@@ -95,6 +96,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let _turn = self.write_turn().await?;
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
         insert_user(&mut conn, user).await
     }
@@ -189,6 +191,7 @@ impl UserStore for SqliteStore {
         old_hash: &str,
         new_hash: &str,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await?;
         // The `password_hash = old` guard makes this a compare-and-set: a password changed (reset,
         // admin) between the caller's verify and this write is never overwritten by the upgrade.
         let done = sqlx::query(
