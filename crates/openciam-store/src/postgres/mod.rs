@@ -59,6 +59,9 @@ impl Default for PoolOptions {
     }
 }
 
+/// How long a pooled connection may sit idle before it is pinged on its way out of the pool.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(30);
+
 /// The PostgreSQL implementation of every storage port (see [`openciam_core::ports::Store`]).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -81,6 +84,19 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // sqlx pings every connection as it goes back to the pool. Pinging it again as it
+            // comes out (the default) costs each query a second round trip to the server; a
+            // connection that sat idle long enough for the server to have gone away since is
+            // still pinged first.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .with_context(|| format!("cannot connect to PostgreSQL at {}", redact_password(url)))?;
