@@ -10,7 +10,8 @@
 #   BENCH_MILLION=0 scripts/bench.sh # skip the 1,000,000-user runs
 #   BENCH_MICRO=0 scripts/bench.sh   # skip the criterion micro-benchmarks
 #   BENCH_BIN_DIR=dir scripts/bench.sh  # use prebuilt release binaries instead of building
-#   BENCH_BEFORE_BIN_DIR=dir scripts/bench.sh  # also run the before/after pairs against the openciam there
+#   BENCH_BEFORE_BIN_DIR=dir scripts/bench.sh  # also run the before/after pairs: each marked run
+#                                    # again right after it, against the `openciam` in dir
 #
 # Run it on a quiet machine: the load tool and the server share it, and every figure is only as
 # good as the machine's idleness (the load averages before and after each run are recorded).
@@ -43,6 +44,18 @@ run() {
   printf '%s\t%s\t%s\n' "$name" "$what" "openciam-bench $*" >>"$OUT/manifest.tsv"
 }
 
+# before NAME DESCRIPTION ARGS… : with BENCH_BEFORE_BIN_DIR, the run NAME again against the server
+# built before the change under study (the load tool is this run's), as NAME_before.
+# The change now: SQLite writers of one process take turns instead of sleeping in SQLite's busy
+# handler, the hot write transactions go to the database in one trip, and neither pool pings a
+# connection on its way out.
+before() {
+  [ -n "${BENCH_BEFORE_BIN_DIR:-}" ] || return 0
+  local name=$1 what=$2
+  shift 2
+  run "${name}_before" "$what, server before the change" "$@" --openciam "$BENCH_BEFORE_BIN_DIR/openciam"
+}
+
 fresh_pg() {
   psql "$PG_BASE/postgres" -qAt -c "DROP DATABASE IF EXISTS openciam_bench" -c "CREATE DATABASE openciam_bench" >/dev/null
   echo "$PG_BASE/openciam_bench"
@@ -69,9 +82,15 @@ printf 'raw\t%s\t%s\n' "raw limits, machine otherwise idle" "openciam-bench raw 
 # SQLite (serve on a file): password sign-in, refresh.
 run pw_sqlite "password sign-in, closed loop (serve, SQLite)" \
   run --spawn serve --flow password-signin --concurrency 16 --duration "$S" --raw
+before pw_sqlite "password sign-in, closed loop (serve, SQLite)" \
+  run --spawn serve --flow password-signin --concurrency 16 --duration "$S" --raw
 run refresh_sqlite "refresh grant, closed loop (serve, SQLite)" \
   run --spawn serve --flow refresh --concurrency 32 --sessions 512 --duration "$S" --raw
+before refresh_sqlite "refresh grant, closed loop (serve, SQLite)" \
+  run --spawn serve --flow refresh --concurrency 32 --sessions 512 --duration "$S" --raw
 run refresh_sqlite_1000 "refresh grant at a fixed 1,000/s (serve, SQLite)" \
+  run --spawn serve --flow refresh --rate 1000 --sessions 1024 --duration "$S"
+before refresh_sqlite_1000 "refresh grant at a fixed 1,000/s (serve, SQLite)" \
   run --spawn serve --flow refresh --rate 1000 --sessions 1024 --duration "$S"
 # The same latency target scaled to this machine: 1,000/s was set for a VM signing 7,000 RS256/s
 # (two signatures per grant), so the rate here is 1,000 x this machine's raw RS256 rate / 7,000.
@@ -89,6 +108,8 @@ run refresh_sqlite_3x "refresh grant at 3x the measured saturation (serve, SQLit
 # dev with the bench limits profile: the code flows (codes from the dev mailbox).
 run code_dev "e-mail-code sign-in, closed loop (dev --limits bench)" \
   run --spawn dev --flow code-signin --concurrency 32 --duration "$S"
+before code_dev "e-mail-code sign-in, closed loop (dev --limits bench)" \
+  run --spawn dev --flow code-signin --concurrency 32 --duration "$S"
 run signup_dev "password sign-up with code, closed loop (dev --limits bench)" \
   run --spawn dev --flow signup --concurrency 16 --duration "$S" --raw
 
@@ -105,9 +126,13 @@ if [ "$PG" = 1 ]; then
     run --spawn serve --database "$(fresh_pg)" --flow password-signin --concurrency 16 --duration "$S" --raw
   run refresh_pg "refresh grant, closed loop (serve, PostgreSQL)" \
     run --spawn serve --database "$(fresh_pg)" --flow refresh --concurrency 32 --sessions 512 --duration "$S" --raw
+  before refresh_pg "refresh grant, closed loop (serve, PostgreSQL)" \
+    run --spawn serve --database "$(fresh_pg)" --flow refresh --concurrency 32 --sessions 512 --duration "$S" --raw
   run refresh_pg_1000 "refresh grant at a fixed 1,000/s (serve, PostgreSQL)" \
     run --spawn serve --database "$(fresh_pg)" --flow refresh --rate 1000 --sessions 1024 --duration "$S"
   run code_pg "e-mail-code sign-in, closed loop (dev --limits bench --database PostgreSQL)" \
+    run --spawn dev --database "$(fresh_pg)" --flow code-signin --concurrency 32 --duration "$S"
+  before code_pg "e-mail-code sign-in, closed loop (dev --limits bench --database PostgreSQL)" \
     run --spawn dev --database "$(fresh_pg)" --flow code-signin --concurrency 32 --duration "$S"
   run signup_pg "password sign-up with code, closed loop (dev --limits bench --database PostgreSQL)" \
     run --spawn dev --database "$(fresh_pg)" --flow signup --concurrency 16 --duration "$S" --raw
@@ -120,20 +145,7 @@ if [ "$PG" = 1 ]; then
   psql "$PG_BASE/postgres" -qAt -c "DROP DATABASE IF EXISTS openciam_bench" >/dev/null || true
 fi
 
-# Before/after of a server change, in this same run: BENCH_BEFORE_BIN_DIR holds a release `openciam`
-# built without it (the load tool is this run's). The change: `openciam user import` refreshes the
-# planner statistics after a bulk write (`VACUUM (ANALYZE) users` on PostgreSQL, `PRAGMA optimize`
-# and a WAL checkpoint on SQLite), so the first sign-ins after seeding 1,000,000 users do not meet
-# autovacuum or a WAL holding the whole import. The "after" side is the 1,000,000-user runs above.
-if [ -n "${BENCH_BEFORE_BIN_DIR:-}" ] && [ "$MILLION" = 1 ]; then
-  SRV=$BENCH_BEFORE_BIN_DIR/openciam
-  run fix_million_sqlite_before "password sign-in at 20/s, 1,000,000 users (serve, SQLite), server before the change" \
-    run --spawn serve --openciam "$SRV" --flow password-signin --rate 20 --users 1000000 --duration "$S"
-  if [ "$PG" = 1 ]; then
-    run fix_million_pg_before "password sign-in at 20/s, 1,000,000 users (serve, PostgreSQL), server before the change" \
-      run --spawn serve --openciam "$SRV" --database "$(fresh_pg)" --flow password-signin --rate 20 --users 1000000 --duration "$S"
-    psql "$PG_BASE/postgres" -qAt -c "DROP DATABASE IF EXISTS openciam_bench" >/dev/null || true
-  fi
+if [ -n "${BENCH_BEFORE_BIN_DIR:-}" ]; then
   sed -i "s#$BENCH_BEFORE_BIN_DIR/openciam#BEFORE/openciam#g" "$OUT/manifest.tsv"
 fi
 
