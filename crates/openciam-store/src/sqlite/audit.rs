@@ -8,26 +8,39 @@ use async_trait::async_trait;
 use openciam_core::audit::{AuditFilter, AuditRecord};
 use openciam_core::ports::{AuditStore, StoreResult};
 
+/// One audit event; appends of concurrent requests go to the database together (see
+/// [`super::coalesce`]).
+pub(super) const APPEND: &str = "INSERT INTO audit_events (at, tenant_id, user_id, username, event, details, ip, \
+     user_agent, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 #[async_trait]
 impl AuditStore for SqliteStore {
     async fn append_audit(&self, r: &AuditRecord) -> StoreResult<()> {
-        let _turn = self.write_turn().await?;
-        sqlx::query(
-            "INSERT INTO audit_events (at, tenant_id, user_id, username, event, details, ip, user_agent, correlation_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(r.at)
-        .bind(r.tenant_id.map(|t| uuid_text(t.0)))
-        .bind(r.user_id.map(|u| uuid_text(u.0)))
-        .bind(&r.username)
-        .bind(&r.event)
-        .bind(details_text(r))
-        .bind(&r.ip)
-        .bind(&r.user_agent)
-        .bind(&r.correlation_id)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
+        let values = (
+            r.at,
+            r.tenant_id.map(|t| uuid_text(t.0)),
+            r.user_id.map(|u| uuid_text(u.0)),
+            r.username.clone(),
+            r.event.clone(),
+            details_text(r),
+            r.ip.clone(),
+            r.user_agent.clone(),
+            r.correlation_id.clone(),
+        );
+        self.audit_appends
+            .call(Box::new(move |q| {
+                let (at, tenant, user, username, event, details, ip, agent, correlation) = values;
+                q.bind(at)
+                    .bind(tenant)
+                    .bind(user)
+                    .bind(username)
+                    .bind(event)
+                    .bind(details)
+                    .bind(ip)
+                    .bind(agent)
+                    .bind(correlation)
+            }))
+            .await?;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ mod apps;
 mod audit;
 mod auth_methods;
 mod bulk;
+mod coalesce;
 mod flows;
 mod keys;
 mod lockout;
@@ -71,6 +72,10 @@ pub struct SqliteStore {
     page_cap: Arc<AtomicU64>,
     /// This process's writers, one at a time (see [`write`]).
     writers: write::WriteTurns,
+    /// Rate-limit counts, many requests' at once (see [`coalesce`]).
+    rate_hits: coalesce::Coalescer,
+    /// Audit events, many requests' at once.
+    audit_appends: coalesce::Coalescer,
 }
 
 impl SqliteStore {
@@ -105,10 +110,13 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open SQLite database {url:?}"))?;
+        let writers = write::WriteTurns::default();
         Ok(Self {
+            rate_hits: coalesce::Coalescer::start(rate_limits::HIT, pool.clone(), writers.clone()),
+            audit_appends: coalesce::Coalescer::start(audit::APPEND, pool.clone(), writers.clone()),
             pool,
             page_cap,
-            writers: write::WriteTurns::default(),
+            writers,
         })
     }
 
