@@ -9,7 +9,7 @@ use openciam_core::audit::{AuditFilter, AuditRecord};
 use openciam_core::ports::{AuditStore, StoreResult};
 
 /// One audit event; appends of concurrent requests go to the database together (see
-/// [`super::coalesce`]).
+/// [`super::writer`]).
 pub(super) const APPEND: &str = "INSERT INTO audit_events (at, tenant_id, user_id, username, event, details, ip, \
      user_agent, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -27,19 +27,22 @@ impl AuditStore for SqliteStore {
             r.user_agent.clone(),
             r.correlation_id.clone(),
         );
-        self.audit_appends
-            .call(Box::new(move |q| {
-                let (at, tenant, user, username, event, details, ip, agent, correlation) = values;
-                q.bind(at)
-                    .bind(tenant)
-                    .bind(user)
-                    .bind(username)
-                    .bind(event)
-                    .bind(details)
-                    .bind(ip)
-                    .bind(agent)
-                    .bind(correlation)
-            }))
+        self.writer
+            .call(
+                super::writer::Statement::AuditAppend,
+                Box::new(move |q| {
+                    let (at, tenant, user, username, event, details, ip, agent, correlation) = values;
+                    q.bind(at)
+                        .bind(tenant)
+                        .bind(user)
+                        .bind(username)
+                        .bind(event)
+                        .bind(details)
+                        .bind(ip)
+                        .bind(agent)
+                        .bind(correlation)
+                }),
+            )
             .await?;
         Ok(())
     }

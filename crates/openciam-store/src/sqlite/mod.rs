@@ -16,7 +16,6 @@ mod apps;
 mod audit;
 mod auth_methods;
 mod bulk;
-mod coalesce;
 mod flows;
 mod keys;
 mod lockout;
@@ -27,6 +26,7 @@ mod refresh;
 mod tenants;
 mod users;
 mod write;
+mod writer;
 
 pub(crate) use write::WriteTx;
 
@@ -72,10 +72,8 @@ pub struct SqliteStore {
     page_cap: Arc<AtomicU64>,
     /// This process's writers, one at a time (see [`write`]).
     writers: write::WriteTurns,
-    /// Rate-limit counts, many requests' at once (see [`coalesce`]).
-    rate_hits: coalesce::Coalescer,
-    /// Audit events, many requests' at once.
-    audit_appends: coalesce::Coalescer,
+    /// The task that runs the hot writes (see [`writer`]).
+    writer: writer::Writer,
 }
 
 impl SqliteStore {
@@ -112,8 +110,7 @@ impl SqliteStore {
             .with_context(|| format!("cannot open SQLite database {url:?}"))?;
         let writers = write::WriteTurns::default();
         Ok(Self {
-            rate_hits: coalesce::Coalescer::start(rate_limits::HIT, pool.clone(), writers.clone()),
-            audit_appends: coalesce::Coalescer::start(audit::APPEND, pool.clone(), writers.clone()),
+            writer: writer::Writer::start(pool.clone(), is_in_memory(url), writers.clone(), page_cap.clone()),
             pool,
             page_cap,
             writers,

@@ -2,7 +2,7 @@
 //!
 //! A hit is one upsert with `RETURNING`: SQLite runs it under its single write lock, so the
 //! read of the old count and the write of the new one cannot interleave with another hit. Hits
-//! of concurrent requests go to the database together (see [`super::coalesce`]).
+//! of concurrent requests go to the database together (see [`super::writer`]).
 
 use super::SqliteStore;
 use crate::error::map_sqlx;
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use openciam_core::ports::{RateHit, RateLimitStore, StoreError, StoreResult};
 use sqlx::Row as _;
 
-/// Parameters, each a plain `?` bound once (see [`super::coalesce`]): bucket, now, now, window
+/// Parameters, each a plain `?` bound once (see [`super::writer`]): bucket, now, now, window
 /// length, max. `excluded` is the row a first hit would insert (`window_start` = now,
 /// `expires_at` = now + window). Every `SET` expression reads the row as it was before the
 /// update. The count stops at `max + 1`: a request is allowed when the count it leaves is at most
@@ -34,10 +34,11 @@ impl RateLimitStore for SqliteStore {
     ) -> StoreResult<RateHit> {
         let bucket = bucket.to_owned();
         let row = self
-            .rate_hits
-            .call(Box::new(move |q| {
-                q.bind(bucket).bind(now).bind(now).bind(window_seconds).bind(max)
-            }))
+            .writer
+            .call(
+                super::writer::Statement::RateHit,
+                Box::new(move |q| q.bind(bucket).bind(now).bind(now).bind(window_seconds).bind(max)),
+            )
             .await?
             .ok_or_else(|| StoreError::Other(anyhow::anyhow!("a rate-limit count returned no row")))?;
         let hits: i64 = row.try_get(0).map_err(map_sqlx)?;

@@ -8,10 +8,9 @@
 //! lock free. Writers in other processes (an admin command beside a running server) still meet
 //! the busy handler, which stays as the cross-process arbiter.
 
-use crate::error::map_sqlx;
 use openciam_core::ports::{StoreError, StoreResult};
-use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::{Connection as _, Sqlite, SqliteConnection, Transaction};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -83,56 +82,16 @@ impl DerefMut for WriteTx {
     }
 }
 
-/// A batch for [`SqliteStore::write_batch`]: statements between `BEGIN IMMEDIATE` and `COMMIT`,
-/// every bound value owned. Parameters are numbered (`?1`, `?2`…) across the whole text: sqlx
-/// binds `?N` of any statement to the N-th value. (A later statement's unused lower numbers take
-/// plain-parameter slots in sqlx's count, and once that count passes the number of values sqlx
-/// stops binding the statement; the batches here stay far below that, and the store's contract
-/// tests read back every value they write.)
-pub(super) type Batch = sqlx::query::Query<'static, Sqlite, sqlx::sqlite::SqliteArguments<'static>>;
-
 impl super::SqliteStore {
     /// Runs a whole write transaction — `BEGIN IMMEDIATE; …; COMMIT` in one text — in a single
-    /// trip to the connection's worker thread, in this process's write turn, and returns every
-    /// row its statements return. A statement that depends on an earlier one says so in SQL
-    /// (`WHERE changes() = 1`) and reports with `RETURNING`.
-    ///
-    /// The transaction runs in a task of its own ([`run_transaction`]): a caller that goes away
-    /// (a client that hangs up) cannot leave it half done on a pooled connection.
-    pub(super) async fn write_batch(&self, batch: Batch) -> StoreResult<Vec<SqliteRow>> {
-        let turn = self.writers.wait().await?;
-        let pool = self.pool.clone();
-        let task = tokio::spawn(async move {
-            let _turn = turn;
-            run_transaction(&pool, batch).await
-        });
-        match task.await {
-            Ok(outcome) => outcome.map_err(map_sqlx),
-            Err(join) => Err(StoreError::Other(anyhow::anyhow!(
-                "write transaction task failed: {join}"
-            ))),
-        }
+    /// trip, on the writer task (see [`super::writer`]), and returns every row its statements
+    /// return. A statement that depends on an earlier one says so in SQL (`WHERE changes() = 1`)
+    /// and reports with `RETURNING`. Parameters are numbered (`?1`, `?2`…) across the whole
+    /// text: sqlx binds `?N` of any statement to the N-th value. (A later statement's unused
+    /// lower numbers take plain-parameter slots in sqlx's count, and once that count passes the
+    /// number of values sqlx stops binding the statement; the batches here stay far below that,
+    /// and the store's contract tests read back every value they write.)
+    pub(super) async fn write_batch(&self, batch: super::writer::Batch) -> StoreResult<Vec<SqliteRow>> {
+        self.writer.transaction(batch).await
     }
-}
-
-/// Runs `query`, a whole `BEGIN IMMEDIATE; …; COMMIT` text, on a connection of `pool` in one
-/// trip, and returns every row its statements return. When a statement fails the transaction is
-/// rolled back before the connection goes back to the pool; a connection whose rollback fails is
-/// closed instead. The caller holds the write turn and must not be cancelled half-way.
-pub(super) async fn run_transaction<'q>(
-    pool: &SqlitePool,
-    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-) -> Result<Vec<SqliteRow>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let outcome = query.fetch_all(&mut *conn).await;
-    if outcome.is_err() {
-        // "no transaction is active" when BEGIN failed or SQLite rolled back by itself.
-        if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await
-            && !rollback.to_string().contains("no transaction is active")
-        {
-            tracing::warn!(error = %rollback, "closing a SQLite connection whose rollback failed");
-            let _ = conn.detach().close().await;
-        }
-    }
-    outcome
 }
