@@ -8,7 +8,9 @@
 //!
 //! Within one process, writers also take turns before they ask SQLite for its lock (see
 //! [`write`]): a writer that finds the lock taken would otherwise sleep in SQLite's busy handler
-//! for whole milliseconds, however soon the lock came free.
+//! for whole milliseconds, however soon the lock came free. The hot writes of the flows — their
+//! transactions, rate-limit counts and audit events — go to one writer task on a connection of
+//! its own, which runs the jobs of many requests back to back in one turn (see [`writer`]).
 //!
 //! One file per aggregate implements its port; row mapping lives in [`crate::rows`].
 
@@ -47,10 +49,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a caller waits for a free pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connections for a file database. WAL readers run in parallel, so more than one helps; writers
-/// serialise on SQLite's lock whatever the pool size, and each connection is a worker thread, so
-/// a handful is enough. (One writer connection beside the readers was measured on 2026-11-28 and
-/// cost refresh grants about 15 % of their throughput; see docs/benchmarks.md.)
+/// Pooled connections for a file database (the writer task has one more of its own). WAL
+/// readers run in parallel, so more than one helps; writers serialise on SQLite's lock whatever
+/// the pool size, and each connection is a worker thread, so a handful is enough.
 const MAX_CONNECTIONS: u32 = 8;
 
 /// When a commit reaches the disk. The database always runs in WAL mode.

@@ -4,7 +4,7 @@
 //! invalidates the old hash and resets the tries. Each check is one `BEGIN IMMEDIATE`
 //! transaction and each send reservation one statement, so parallel requests are serialised on
 //! the write lock: a code can never be evaluated more than its try limit, nor an address sent
-//! more than its send limit.
+//! more than its send limit. Every write goes through the writer task (see [`super::writer`]).
 
 use super::SqliteStore;
 use crate::error::map_sqlx;
@@ -18,22 +18,19 @@ use sqlx::Row as _;
 #[async_trait]
 impl OtpStore for SqliteStore {
     async fn put_otp(&self, otp: &OtpRecord) -> StoreResult<()> {
-        let _turn = self.write_turn().await?;
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO otps (flow_id, code_hash, address, created_at, expires_at, attempts, used_at) \
-             VALUES (?, ?, ?, ?, ?, 0, NULL) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL) \
              ON CONFLICT (flow_id) DO UPDATE SET code_hash = excluded.code_hash, \
              address = excluded.address, created_at = excluded.created_at, \
              expires_at = excluded.expires_at, attempts = 0, used_at = NULL",
         )
         .bind(uuid_text(otp.flow_id.0))
-        .bind(&otp.code_hash)
-        .bind(&otp.address)
+        .bind(otp.code_hash.clone())
+        .bind(otp.address.clone())
         .bind(otp.created_at)
-        .bind(otp.expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
+        .bind(otp.expires_at);
+        self.write_batch(statement).await?;
         Ok(())
     }
 
@@ -65,18 +62,15 @@ impl OtpStore for SqliteStore {
     }
 
     async fn consume_otp(&self, flow_id: FlowId, code_hash: &[u8], now: i64) -> StoreResult<bool> {
-        let _turn = self.write_turn().await?;
         // One statement: the hash check and the mark cannot be split by a replacement.
-        let done = sqlx::query(
-            "UPDATE otps SET used_at = ? WHERE flow_id = ? AND code_hash = ? AND used_at IS NULL",
+        let statement = sqlx::query(
+            "UPDATE otps SET used_at = ?1 WHERE flow_id = ?2 AND code_hash = ?3 AND used_at IS NULL \
+             RETURNING 1",
         )
         .bind(now)
         .bind(uuid_text(flow_id.0))
-        .bind(code_hash)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(done.rows_affected() == 1)
+        .bind(code_hash.to_vec());
+        Ok(self.write_batch(statement).await?.len() == 1)
     }
 
     /// Sends at or after `window_start` count.
@@ -89,20 +83,17 @@ impl OtpStore for SqliteStore {
         max: i64,
     ) -> StoreResult<bool> {
         // One statement, so the count and the insert cannot be split by another send.
-        let _turn = self.write_turn().await?;
-        let done = sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO code_sends (tenant_id, address, sent_at) SELECT ?1, ?2, ?3 \
              WHERE (SELECT COUNT(*) FROM code_sends \
-                    WHERE tenant_id = ?1 AND address = ?2 AND sent_at >= ?4) < ?5",
+                    WHERE tenant_id = ?1 AND address = ?2 AND sent_at >= ?4) < ?5 \
+             RETURNING 1",
         )
         .bind(uuid_text(tenant.0))
-        .bind(address)
+        .bind(address.to_owned())
         .bind(now)
         .bind(window_start)
-        .bind(max)
-        .execute(&self.pool)
-        .await
-        .map_err(map_sqlx)?;
-        Ok(done.rows_affected() == 1)
+        .bind(max);
+        Ok(self.write_batch(statement).await?.len() == 1)
     }
 }

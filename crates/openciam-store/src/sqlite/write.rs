@@ -83,9 +83,9 @@ impl DerefMut for WriteTx {
 }
 
 impl super::SqliteStore {
-    /// Runs a whole write transaction — `BEGIN IMMEDIATE; …; COMMIT` in one text — in a single
-    /// trip, on the writer task (see [`super::writer`]), and returns every row its statements
-    /// return. A statement that depends on an earlier one says so in SQL (`WHERE changes() = 1`)
+    /// Runs a whole write transaction — `BEGIN IMMEDIATE; …; COMMIT` in one text, or a single
+    /// statement — in a single trip, on the writer task (see [`super::writer`]), and returns
+    /// every row its statements return. A statement that depends on an earlier one says so in SQL (`WHERE changes() = 1`)
     /// and reports with `RETURNING`. Parameters are numbered (`?1`, `?2`…) across the whole
     /// text: sqlx binds `?N` of any statement to the N-th value. (A later statement's unused
     /// lower numbers take plain-parameter slots in sqlx's count, and once that count passes the

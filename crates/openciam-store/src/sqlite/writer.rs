@@ -6,8 +6,8 @@
 //! for its answer. The task takes the write turn, gathers every job waiting by then and runs
 //! them back to back on its own connection (no pool, no ping on release):
 //!
-//! - a [`Job::Transaction`] is one `BEGIN IMMEDIATE; …; COMMIT` text, run in one trip and rolled
-//!   back when a statement fails;
+//! - a [`Job::Transaction`] is one `BEGIN IMMEDIATE; …; COMMIT` text (or one statement), run in
+//!   one trip and rolled back when a statement fails;
 //! - [`Job::Call`]s of one statement (rate-limit counts, audit events) that many requests make at
 //!   once are run together, up to [`MAX_CALLS`] as one text in one trip, each caller answered
 //!   with its own `RETURNING` row.
