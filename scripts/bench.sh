@@ -47,7 +47,8 @@ run() {
 # before NAME DESCRIPTION ARGS… : with BENCH_BEFORE_BIN_DIR, the run NAME again against the server
 # built before the change under study (the load tool is this run's), as NAME_before.
 # The change now: SQLite writers of one process take turns instead of sleeping in SQLite's busy
-# handler, the hot write transactions go to the database in one trip, and neither pool pings a
+# handler, the hot write transactions go to the database in one trip on one writer task that also
+# batches the rate-limit counts and audit events of concurrent requests, and neither pool pings a
 # connection on its way out.
 before() {
   [ -n "${BENCH_BEFORE_BIN_DIR:-}" ] || return 0
