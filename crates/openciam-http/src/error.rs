@@ -30,6 +30,8 @@ pub(crate) enum ApiError {
     NotFound,
     /// The request took too long.
     Timeout,
+    /// Refused unread: this many requests were already being answered (`[http] max_in_flight`).
+    Busy(usize),
     /// A handler panicked.
     Panic,
     /// A next step Entra sends as HTTP 400 with a continuation token (`credential_required`,
@@ -171,6 +173,14 @@ impl ApiError {
                 c::OVERLOADED,
                 &[],
                 "The request took too long; retry after the Retry-After delay.",
+            )
+            .retry_after(1),
+            Self::Busy(max) => ErrorSpec::new(
+                c::OVERLOADED,
+                &[],
+                format!(
+                    "The server was already answering {max} requests (its [http] max_in_flight) and refused this one before reading it: nothing changed and the continuation_token stays valid. Send the same request again after the Retry-After delay (1 second)."
+                ),
             )
             .retry_after(1),
             Self::NextStep(step) => {

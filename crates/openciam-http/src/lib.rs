@@ -12,6 +12,7 @@ mod error;
 mod explain;
 mod extract;
 mod flow_trace;
+mod in_flight;
 mod lifecycle;
 pub mod metrics;
 mod router;

@@ -77,6 +77,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::ApiError::Panic.into_response()
         }))
+        // Past the cap a request is refused before any work, still counted and enveloped.
+        .layer(from_fn_with_state(
+            crate::in_flight::InFlight::new(state.config.max_in_flight),
+            crate::in_flight::admit,
+        ))
         // Metrics sit inside the envelope, where error responses still carry their spec.
         .layer(from_fn(crate::metrics::track))
         // The envelope (ids, timeout, error bodies) sits inside CORS, so every response it makes

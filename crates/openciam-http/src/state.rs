@@ -18,6 +18,8 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// The header trusted reverse proxies put the client IP in; `None`: the peer address.
     pub trusted_proxy: Option<TrustedProxy>,
+    /// Most requests answered at once; more are refused with 503 (default 1,024).
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpConfig {
@@ -27,6 +29,7 @@ impl Default for HttpConfig {
             cors_any_origin: false,
             request_timeout: Duration::from_secs(30),
             trusted_proxy: None,
+            max_in_flight: 1024,
         }
     }
 }

@@ -121,6 +121,10 @@ pub struct HttpSection {
     pub body_limit_bytes: usize,
     /// Seconds after which a request is abandoned with 503.
     pub request_timeout_seconds: u64,
+    /// Most requests answered at once (default 1024); more are refused at once with 503
+    /// `temporarily_unavailable` and `Retry-After: 1` instead of queueing (each waiting request
+    /// holds memory and only grows everyone's latency). `/healthz` and `/readyz` are exempt.
+    pub max_in_flight: usize,
     /// Header a trusted reverse proxy puts the client's IP in (e.g. `x-forwarded-for`); unset
     /// (the default), the peer address is the client IP and such headers are ignored.
     pub trusted_proxy_header: Option<String>,
@@ -145,6 +149,7 @@ impl Default for HttpSection {
         Self {
             body_limit_bytes: 64 * 1024,
             request_timeout_seconds: 30,
+            max_in_flight: 1024,
             trusted_proxy_header: None,
             trusted_proxy_hops: 1,
             admin_listen: None,

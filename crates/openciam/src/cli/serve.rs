@@ -91,6 +91,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         cors_any_origin: false,
         request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
         trusted_proxy: config.http.trusted_proxy()?,
+        max_in_flight: config.http.max_in_flight,
     };
     let core = core_config(&config, &resolved.public_url);
     if config.mail.backend == openciam_mail::MailBackend::Dev {

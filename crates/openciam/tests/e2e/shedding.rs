@@ -181,3 +181,53 @@ async fn peak_memory_stays_bounded_at_three_times_the_saturating_load() {
     assert!(ok > 0 && shed > 0, "saturated: {ok} served, {shed} shed");
     assert!(peak < BOUND_KIB, "VmHWM {peak} KiB over {BOUND_KIB} KiB");
 }
+
+/// `[http] max_in_flight`: past the cap a request is refused at once with the same 503 — before
+/// it is read, so its continuation token stays valid — while `/healthz` still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_past_max_in_flight_are_refused_unread_and_the_same_token_then_succeeds() {
+    let app = TestApp::spawn().await;
+    app.create_user(EMAIL, RIGHT).await;
+    // One hash at a time with room to queue: grants wait in flight, and the cap of 2 refuses.
+    let node = ServeNode::start(
+        &app,
+        "in-flight",
+        "[http]\nmax_in_flight = 2\n[passwords]\nmax_concurrent_hashes = 1\nmax_queued_hashes = 64\n",
+    );
+    let http = fresh_client();
+    let mut cts = Vec::new();
+    for _ in 0..16 {
+        cts.push(password_ct(&http, &node.origin, EMAIL).await);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for ct in cts {
+        let (http, origin) = (http.clone(), node.origin.clone());
+        tasks.spawn(async move {
+            let reply = password_grant(&http, &origin, &ct, RIGHT).await.unwrap();
+            (ct, reply)
+        });
+    }
+    let health = http.get(format!("{}/healthz", node.origin)).send().await.unwrap();
+    assert_eq!(health.status(), 200, "liveness is never refused");
+    let (mut ok, mut refused) = (0, Vec::new());
+    while let Some(done) = tasks.join_next().await {
+        let (ct, (status, body, retry_after)) = done.unwrap();
+        if status == 200 {
+            ok += 1;
+            continue;
+        }
+        assert_shed(status, &body, retry_after.as_deref());
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains("max_in_flight"), "{description}");
+        refused.push(ct);
+    }
+    assert!(
+        ok >= 1 && !refused.is_empty(),
+        "{ok} served, {} refused",
+        refused.len()
+    );
+    for ct in &refused {
+        let (status, body, _) = password_grant(&http, &node.origin, ct, RIGHT).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+}
